@@ -1,0 +1,170 @@
+"""Elementwise ops: one stanza each. Operands share a shape and dtype (the tensor layer casts
+and broadcasts), literals are inline Python scalars.
+
+Scalar templates are expressions over `{0}`, `{1}`, ... (and `{attr}` for attributes) valid in
+Python and Numba. Function names in templates (`exp`, `log`, `tanh`, ...) are resolved by
+codegen to the vectorized math of the kernel's dtype; the lowering binds each operand to a local
+name first, so a template may repeat `{0}`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor_api import is_tensor, where
+from . import Kind, define, rules
+
+E = Kind.ELEMENTWISE
+
+
+def _unary(name, compute, scalar, vjp, infer=rules.floating, **extra):
+    define(name, E, arity=1, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
+
+
+def _quiet(fn):
+    """Run a numpy function without floating-point warnings (inf and nan are results, as in PyTorch)."""
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    run.__name__ = getattr(fn, "__name__", "compute")
+    return run
+
+
+# ---- unary math ----
+
+_unary("neg", np.negative, "(-{0})", lambda g, out, x: (-g,), infer=rules.elementwise)
+_unary("exp", _quiet(np.exp), "exp({0})", lambda g, out, x: (g * out,))
+_unary("log", _quiet(np.log), "log({0})", lambda g, out, x: (g / x,))
+_unary("log1p", _quiet(np.log1p), "log1p({0})", lambda g, out, x: (g / (x + 1.0),))
+_unary("sin", np.sin, "sin({0})", lambda g, out, x: (g * x.cos(),))
+_unary("cos", np.cos, "cos({0})", lambda g, out, x: (g * -x.sin(),))
+_unary("tanh", np.tanh, "tanh({0})", lambda g, out, x: (g * (1.0 - out * out),))
+_unary("sqrt", _quiet(np.sqrt), "sqrt({0})", lambda g, out, x: (g / (out * 2.0),))
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+_unary("sigmoid", _sigmoid, "sigmoid({0})", lambda g, out, x: (g * (out * (1.0 - out)),))
+_unary("softplus", lambda x: np.logaddexp(0.0, x).astype(x.dtype, copy=False),
+       "softplus({0})", lambda g, out, x: (g * x.sigmoid(),))
+
+
+def _relu_vjp(g, out, x):
+    return (where(x > 0, g, 0.0),)     # PyTorch: the gradient at 0 is 0
+
+
+_unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype), "({0} if not {0} <= 0 else 0)",
+       _relu_vjp, infer=rules.elementwise)
+_unary("abs", np.abs, "abs({0})", lambda g, out, x: (g * x.sign(),), infer=rules.elementwise)
+_unary("sign", np.sign, "(({0} > 0) - ({0} < 0))", None, infer=rules.elementwise)
+
+
+def _clamp_vjp(g, out, x, *, min, max):
+    """PyTorch passes the gradient where min <= x <= max, boundaries included."""
+    if min is not None:
+        g = where(x >= min, g, 0.0)
+    if max is not None:
+        g = where(x <= max, g, 0.0)
+    return (g,)
+
+
+def _clamp_scalar(min, max):
+    expr = "{0}"
+    if min is not None:
+        expr = f"({{min}} if {expr} < {{min}} else {expr})"
+    if max is not None:
+        expr = f"({{max}} if {expr} > {{max}} else {expr})"
+    return expr
+
+
+def _clamp_name(operands, attrs):
+    if attrs["max"] is None:
+        return "ClampMinBackward0"
+    return "ClampMaxBackward0" if attrs["min"] is None else "ClampBackward1"
+
+
+_unary("clamp", lambda x, *, min, max: np.clip(x, min, max).astype(x.dtype), _clamp_scalar,
+       _clamp_vjp, infer=lambda x, *, min, max: rules.elementwise(x),
+       attrs=("min", "max"), eager_name=_clamp_name)
+
+# ---- binary arithmetic ----
+
+
+def _binary(name, compute, scalar, vjp, infer=rules.elementwise, **extra):
+    define(name, E, arity=2, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
+
+
+_binary("add", np.add, "({0} + {1})", lambda g, out, x, y: (g, g))
+_binary("sub", np.subtract, "({0} - {1})", lambda g, out, x, y: (g, lambda: -g),
+        eager_name=lambda ops, attrs: "SubBackward0" if is_tensor_type(ops[0]) else "RsubBackward1")
+_binary("mul", np.multiply, "({0} * {1})", lambda g, out, x, y: (lambda: g * y, lambda: g * x))
+_binary("div", _quiet(np.true_divide), "({0} / {1})",
+        lambda g, out, x, y: (lambda: g / y, lambda: -g * x / (y * y)), infer=rules.floating)
+
+
+def _log_of(v):
+    """log of a tensor, or of a literal base (a Python number: static, so plain math)."""
+    if is_tensor(v):
+        return v.log()
+    return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+
+
+def _pow_base_grad(g, x, y):
+    if not is_tensor(y):
+        return g * 0.0 if y == 0 else g * (y * x ** (y - 1))
+    return where(y == 0, 0.0, g * (y * x ** (y - 1.0)))
+
+
+def _pow_exponent_grad(g, out, x, y):
+    grad = g * (out * _log_of(x))
+    if not is_tensor(x):
+        return grad
+    return where(x == 0, where(y >= 0, 0.0, grad), grad)   # PyTorch masks 0 ** y for y >= 0
+
+
+def _pow_name(operands, attrs):
+    x_tensor, y_tensor = (is_tensor_type(t) for t in operands)
+    return "PowBackward1" if x_tensor and y_tensor else ("PowBackward0" if x_tensor else "PowBackward2")
+
+
+_binary("pow", _quiet(np.power), "pow({0}, {1})",
+        lambda g, out, x, y: (lambda: _pow_base_grad(g, x, y), lambda: _pow_exponent_grad(g, out, x, y)),
+        eager_name=_pow_name)
+
+# ---- comparisons (no VJP: bool results carry no gradient) ----
+
+for _name, _fn, _sym in (("eq", np.equal, "=="), ("ne", np.not_equal, "!="), ("lt", np.less, "<"),
+                         ("le", np.less_equal, "<="), ("gt", np.greater, ">"),
+                         ("ge", np.greater_equal, ">=")):
+    _binary(_name, _fn, f"({{0}} {_sym} {{1}})", None, infer=rules.comparison)
+
+# ---- selection and conversion ----
+
+
+def _where_vjp(g, out, cond, a, b):
+    return None, lambda: where(cond, g, 0.0), lambda: where(cond, 0.0, g)
+
+
+define("where", E, arity=3, infer=rules.where, compute=np.where, scalar="({1} if {0} else {2})",
+       vjp=_where_vjp)
+
+
+def _cast_vjp(g, out, x, *, dtype):
+    return (g.to(x.dtype) if x.dtype.is_floating_point else None,)
+
+
+define("cast", E, arity=1, attrs=("dtype",), infer=rules.cast,
+       compute=lambda x, *, dtype: x.astype(dtype.np), scalar="{0}", vjp=_cast_vjp,
+       eager_name="ToCopyBackward0")
+define("stop_gradient", E, arity=1, infer=rules.elementwise, compute=lambda x: x, scalar="{0}",
+       vjp=None)
+
+
+def is_tensor_type(operand) -> bool:
+    """In eager_name callables, operands are types (tensors) or Python scalars (literals)."""
+    return not isinstance(operand, (bool, int, float))

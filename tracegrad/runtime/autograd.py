@@ -1,0 +1,328 @@
+"""Eager autograd: backward nodes recorded by eager ops, and the engine that runs them.
+
+Invariants:
+- A node has one output; its `edges` hold, per operand, the node that operand's gradient goes
+  to (its grad_fn, or the AccumulateGrad of a leaf) or None.
+- Every gradient formula comes from the op table (`OpDef.vjp`); run with grad mode on
+  (`create_graph=True`) the formulas record new nodes, so any order of derivative works.
+- The engine is iterative (no recursion limit) and runs ready nodes newest first, as PyTorch's.
+- Saved values are checked lazily: a rule receives a placeholder for a freed or changed tensor,
+  and the error is raised only if the rule reads its data, matching what PyTorch saves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir.tensor_api import TensorOps
+from ..ir.types import TensorType
+from .grad_mode import is_grad_enabled, set_grad_enabled
+
+_SEQUENCE = itertools.count()
+_NODE_CLASSES: dict[str, type] = {}
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class Unavailable(TensorOps):
+    """Stands in for a saved tensor that was freed or changed in place: its shape and dtype are
+    known, any use of its data raises the explaining RuntimeError."""
+
+    __slots__ = ("shape", "dtype", "_message")
+    _priority = -1
+
+    def __init__(self, tensor_type: TensorType, message: str) -> None:
+        self.shape, self.dtype, self._message = tensor_type.shape, tensor_type.dtype, message
+
+    @property
+    def _data(self) -> np.ndarray:
+        raise RuntimeError(self._message)
+
+    def _apply(self, op: str, *operands: Any, **attrs: Any) -> TensorOps:
+        raise RuntimeError(self._message)
+
+    def _concrete(self) -> np.ndarray:
+        raise RuntimeError(self._message)
+
+
+class Node:
+    """A backward function (PyTorch's grad_fn). Subclasses implement `_backward`."""
+
+    __slots__ = ("edges", "_seq", "_pre_hooks", "_output", "__weakref__")
+
+    def __init__(self, edges: tuple[Node | None, ...]) -> None:
+        self.edges = edges
+        self._seq = next(_SEQUENCE)
+        self._pre_hooks: list[Callable] = []
+        self._output: weakref.ref | None = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        return tuple((edge, 0) for edge in self.edges)
+
+    def register_prehook(self, hook: Callable) -> None:
+        self._pre_hooks.append(hook)
+
+    def release(self) -> None:
+        """Free saved values (after a backward without retain_graph)."""
+
+    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+def node_class(name: str, base: type) -> type:
+    """A Node subclass per PyTorch name, so `type(y.grad_fn).__name__` reads `MulBackward0`."""
+    key = f"{base.__name__}:{name}"
+    if key not in _NODE_CLASSES:
+        _NODE_CLASSES[key] = type(name, (base,), {"__slots__": ()})
+    return _NODE_CLASSES[key]
+
+
+class OpNode(Node):
+    """The backward of one primitive op: runs the op's VJP rule on the saved operands."""
+
+    __slots__ = ("_op", "_attrs", "_operands", "_versions", "_types", "_out_type", "_out_data",
+                 "_out_box", "_freed")
+
+    def __init__(self, op: Any, attrs: dict, operands: tuple, types: tuple, out: Any,
+                 out_type: TensorType) -> None:
+        super().__init__(tuple(_edge(x) for x in operands))
+        self._op, self._attrs, self._operands, self._types = op, attrs, operands, types
+        self._out_type = out_type
+        self._versions = tuple(x._vbox[0] if hasattr(x, "_vbox") else 0 for x in operands)
+        self._out_data, self._out_box = out._data, out._vbox
+        self._freed = False
+
+    def release(self) -> None:
+        self._freed = True
+        self._operands = self._out_data = None
+
+    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+        operands = tuple(self._saved(i, x) for i, x in enumerate(self._types))
+        out = self._saved_output()
+        return self._op.vjp(grad, out, *operands, **self._attrs)
+
+    def _saved(self, i: int, operand_type: Any) -> Any:
+        if not isinstance(operand_type, TensorType):
+            return operand_type                       # a literal
+        if self._freed:
+            return Unavailable(operand_type, FREED_MESSAGE)
+        tensor = self._operands[i]
+        if tensor._vbox[0] != self._versions[i]:
+            return Unavailable(operand_type, _version_message(tensor, self._versions[i]))
+        return tensor
+
+    def _saved_output(self) -> Any:
+        from .tensor import Tensor
+        out_type = self._out_type
+        if self._freed:
+            return Unavailable(out_type, FREED_MESSAGE)
+        out = Tensor._make(self._out_data, out_type.dtype, grad_fn=self, vbox=self._out_box)
+        if self._out_box[0] != 0:           # outputs are recorded fresh, at version 0
+            return Unavailable(out_type, _version_message(out, 0))
+        return out
+
+
+class CompositeNode(Node):
+    """A composite (mean, stack, a loss) recorded as ONE node named as PyTorch names it; its
+    backward replays the decomposition's nodes, which stay connected to the real operands."""
+
+    __slots__ = ("_inner", "_targets")
+
+    def __init__(self, inner: Node, operands: tuple) -> None:
+        super().__init__(tuple(_edge(x) for x in operands))
+        self._inner = inner
+        self._targets = self.edges
+
+    def release(self) -> None:
+        self._inner = None
+
+    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+        if self._inner is None:
+            raise RuntimeError(FREED_MESSAGE)
+        targets = [t for t in self._targets if t is not None]
+        found = run_engine([self._inner], [grad], keep_graph=keep_graph, create_graph=is_grad_enabled(),
+                           capture=targets, accumulate=False, boundary=set(targets))
+        return [found.get(t) if t is not None else None for t in self._targets]
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: adds incoming gradients into `leaf.grad`."""
+
+    __slots__ = ("_leaf",)
+
+    def __init__(self, leaf: Any) -> None:
+        super().__init__(())
+        self._leaf = weakref.ref(leaf)
+
+    @property
+    def variable(self) -> Any:
+        return self._leaf()
+
+    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+        leaf = self._leaf()
+        if leaf is not None:
+            for hook in leaf._hooks or ():
+                grad = _apply_hook(hook, grad)
+            accumulate(leaf, grad, create_graph=is_grad_enabled())
+        return ()
+
+
+def accumulate(tensor: Any, grad: Any, create_graph: bool) -> None:
+    """Add `grad` into `tensor.grad` the way PyTorch's AccumulateGrad does."""
+    from .tensor import Tensor
+    current = tensor._grad
+    if create_graph:                      # keep the gradient's own graph
+        tensor._grad = grad if current is None else current + grad
+    elif current is None:
+        tensor._grad = Tensor._make(np.array(grad._data, copy=True), grad.dtype)
+    elif current.requires_grad:
+        with set_grad_enabled(False):
+            tensor._grad = current + grad
+    else:
+        np.add(current._data, grad._data, out=current._data, casting="unsafe")
+        current._vbox[0] += 1
+
+
+def _edge(operand: Any) -> Node | None:
+    if not isinstance(operand, TensorOps) or not getattr(operand, "requires_grad", False):
+        return None
+    return operand._grad_fn or operand._accumulate_node()
+
+
+def _version_message(tensor: Any, expected: int) -> str:
+    source = f"output 0 of {tensor._grad_fn.name()}" if tensor._grad_fn is not None else "a leaf"
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{tensor.dtype.name} {list(tensor.shape)}], which is {source}, "
+            f"is at version {tensor._vbox[0]}; expected version {expected} instead. Hint: clone() "
+            f"the tensor before changing it in place, or make the change out of place.")
+
+
+def _apply_hook(hook: Callable, grad: Any) -> Any:
+    result = hook(grad)
+    return grad if result is None else result
+
+
+def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
+               create_graph: bool, capture: Sequence[Node] = (), accumulate: bool = True,
+               boundary: set[Node] | None = None) -> dict[Node, Any]:
+    """Propagate `grads` from `roots` through the graph; return the gradients reaching `capture`.
+
+    With `capture`, only nodes on a path to a captured node run, and captured leaves are not
+    accumulated into. `boundary` nodes are not expanded (a composite's operands).
+    """
+    targets = set(capture)
+    order, children = _discover(roots, boundary or set())
+    needed = _needed(order, children, targets) if targets else set(order)
+    deps: dict[Node, int] = dict.fromkeys(needed, 0)
+    for node in needed:
+        for child in children[node]:
+            if child in needed:
+                deps[child] += 1
+    buffers: dict[Node, Any] = {}
+    for root, grad in zip(roots, grads):
+        if root in needed:
+            buffers[root] = grad if root not in buffers else buffers[root] + grad
+    ready = [(-r._seq, r) for r in dict.fromkeys(roots) if r in needed and deps[r] == 0]
+    heapq.heapify(ready)
+    found: dict[Node, Any] = {}
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = heapq.heappop(ready)[1]
+            grad = buffers.pop(node, None)
+            if node in targets:
+                found[node] = grad
+                if not any(kid in needed for kid in children[node]):
+                    continue            # a captured input: nothing beyond it is wanted
+            if isinstance(node, AccumulateGrad) and not accumulate:
+                continue
+            outputs = _run_node(node, grad, keep_graph)
+            for child, out in zip(node.edges, outputs):
+                if child is None or child not in needed:
+                    continue
+                if out is not None:
+                    buffers[child] = out if child not in buffers else buffers[child] + out
+                deps[child] -= 1
+                if deps[child] == 0:
+                    heapq.heappush(ready, (-child._seq, child))
+    return found
+
+
+def _run_node(node: Node, grad: Any, keep_graph: bool) -> Sequence[Any]:
+    if grad is None:
+        return [None] * len(node.edges)
+    for hook in node._pre_hooks:
+        grad = _apply_hook(hook, grad)
+    output = node._output() if node._output is not None else None
+    if output is not None and output._retains_grad:
+        from .tensor import Tensor
+        retained = grad if is_grad_enabled() else Tensor._make(np.array(grad._data), grad.dtype)
+        output._grad = retained if output._grad is None else output._grad + retained
+    outputs = node._backward(grad, keep_graph)
+    if not keep_graph:
+        node.release()
+    return [_materialize(out) if edge is not None else None
+            for out, edge in zip(outputs, node.edges)]
+
+
+def _materialize(entry: Any) -> Any:
+    """A VJP entry may be a thunk so that unneeded gradients are never computed."""
+    return entry() if callable(entry) and not isinstance(entry, TensorOps) else entry
+
+
+def _discover(roots: Sequence[Node], boundary: set[Node]) -> tuple[list[Node], dict[Node, list]]:
+    """All nodes reachable from the roots (iteratively), in a topological order."""
+    children: dict[Node, list[Node]] = {}
+    stack = list(dict.fromkeys(roots))
+    for r in stack:
+        children[r] = []
+    while stack:
+        node = stack.pop()
+        if node in boundary:
+            continue
+        kids = [e for e in node.edges if e is not None]
+        children[node] = kids
+        for kid in kids:
+            if kid not in children:
+                children[kid] = []
+                stack.append(kid)
+    return _topological(children), children
+
+
+def _topological(children: dict[Node, list[Node]]) -> list[Node]:
+    indegree = dict.fromkeys(children, 0)
+    for kids in children.values():
+        for kid in kids:
+            indegree[kid] += 1
+    order = [n for n, d in indegree.items() if d == 0]
+    for node in order:
+        for kid in children[node]:
+            indegree[kid] -= 1
+            if indegree[kid] == 0:
+                order.append(kid)
+    return order
+
+
+def _needed(order: list[Node], children: dict[Node, list[Node]], targets: set[Node]) -> set[Node]:
+    """Nodes from which some target is reachable (targets included)."""
+    needed: set[Node] = set()
+    for node in reversed(order):
+        if node in targets or any(kid in needed for kid in children[node]):
+            needed.add(node)
+    return needed
