@@ -27,7 +27,6 @@ from ..ir.types import Size, TensorType
 from . import autograd as ag
 from .grad_mode import is_grad_enabled
 
-_HIDDEN_DTYPES = (dt.float32, dt.int64, dt.bool_)
 _NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
@@ -299,9 +298,9 @@ class Tensor(TensorOps):
         return format(str(self), spec)
 
     def __repr__(self) -> str:
-        from .printing import format_tensor
+        from .printing import format_tensor, shows_dtype
         suffixes = []
-        if self._dtype not in _HIDDEN_DTYPES:
+        if shows_dtype(self._data):
             suffixes.append(f"dtype=tracegrad.{self._dtype.name}")
         if self._grad_fn is not None:
             suffixes.append(f"grad_fn=<{self._grad_fn.name()}>")
