@@ -42,3 +42,7 @@ __all__ = [
     *_function_names,
 ]
 del _builtins
+
+from .api import grad, hessian, jacobian, make_graph, value_and_grad, vjp  # noqa: E402
+
+__all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "make_graph"]

@@ -30,6 +30,10 @@ class TraceError(TracegradError):
     """The traced function did something a static graph cannot record."""
 
 
+class AutodiffError(TracegradError, RuntimeError):
+    """A differentiation request that cannot be met (non-scalar output, unused input, ...)."""
+
+
 class UnsupportedError(TracegradError, NotImplementedError):
     """A feature tracegrad does not implement (yet)."""
 
