@@ -46,3 +46,8 @@ del _builtins
 from .api import grad, hessian, jacobian, make_graph, value_and_grad, vjp  # noqa: E402
 
 __all__ += ["grad", "value_and_grad", "vjp", "jacobian", "hessian", "make_graph"]
+
+from .debug import debug  # noqa: E402
+from .runtime.compiled import CompiledFunction, compile  # noqa: E402
+
+__all__ += ["compile", "CompiledFunction", "debug"]

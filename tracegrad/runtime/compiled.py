@@ -1,0 +1,343 @@
+"""CompiledFunction: trace once per signature, build Numba kernels, and make each call ONE node
+of eager autograd.
+
+Per signature (guards.signature): trace -> optimize -> (if an input requires grad) reverse-mode
+pass -> optimize -> partition into forward and backward graphs -> kernels from the cache.
+A call runs the forward kernel; with grad mode on and an input requiring grad, it records a
+`CompiledFunctionBackward` node whose backward runs the backward kernel on the saved values, or,
+under create_graph=True, calls a compiled, differentiable vector-Jacobian function, so second and
+higher derivatives flow through compiled code too.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..debug import log as debug_log
+from ..codegen.partition import Partition, partition
+from ..codegen.validate import check_supported
+from ..dtypes import from_numpy_dtype
+from ..ir.autodiff import append_adjoints, vjp_graph
+from ..ir.graph import Graph
+from ..ir.tensor_api import TensorOps, full_like
+from ..tracer.pytree import flatten, unflatten
+from ..tracer.trace import is_array_like, output_value, trace
+from . import autograd as ag
+from .cache import Kernel, KernelCache, default_cache
+from .grad_mode import is_grad_enabled
+from .guards import describe, signature
+from .tensor import Tensor
+
+MAX_SIGNATURES = 8
+
+
+def _optimize(graph: Graph) -> Graph:
+    from ..ir.passes import optimize
+    return optimize(graph)
+
+
+@dataclass
+class Entry:
+    """Everything compiled for one signature."""
+    graph: Graph                          # optimized forward graph of the user's function
+    out_tree: Any
+    tensor_leaves: tuple[int, ...]
+    forward: Kernel
+    diff: tuple[int, ...] = ()            # positions (among tensor leaves) that get gradients
+    float_outputs: tuple[int, ...] = ()
+    split: Partition | None = None
+    backward: Kernel | None = None
+    joint: Graph | None = None
+    vjp_function: Callable | None = None
+    times: dict[str, float] = field(default_factory=dict)
+
+
+class CompiledFunction:
+    """A function compiled to Numba kernels; call it like the original.
+
+    >>> f = tracegrad.compile(lambda x: (x.tanh() * x).sum())
+    >>> f(tracegrad.ones(3, requires_grad=True)).backward()
+    """
+
+    def __init__(self, fn: Callable, *, parallel: bool | None = None, fastmath: bool = False,
+                 cache: KernelCache | None = None) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn, self._parallel, self._fastmath = fn, parallel, fastmath
+        self._cache = cache
+        self._entries: dict[tuple, Entry] = {}
+
+    @property
+    def cache(self) -> KernelCache:
+        return self._cache or default_cache()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves, tree = flatten((args, kwargs))
+        key = signature(leaves, tree, is_grad_enabled())
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._build(key, args, kwargs, leaves)
+        return _run(self, entry, leaves)
+
+    # ---- building ----
+    def _build(self, key: tuple, args: tuple, kwargs: dict, leaves: list) -> Entry:
+        name = getattr(self._fn, "__name__", "f")
+        debug_log(1, f"trace {name}{describe(key)}" + (" (retrace)" if self._entries else ""))
+        if len(self._entries) == MAX_SIGNATURES:
+            warnings.warn(f"tracegrad.compile: {name} has been compiled for more than "
+                          f"{MAX_SIGNATURES} signatures; each new shape or dtype retraces",
+                          RuntimeWarning, stacklevel=3)
+        times: dict[str, float] = {}
+        t = time.perf_counter()
+        traced = trace(self._fn, *args, **kwargs)
+        times["trace"] = time.perf_counter() - t
+        t = time.perf_counter()
+        graph = _optimize(traced.graph)
+        times["passes"] = time.perf_counter() - t
+        check_supported(graph)
+        tensor_leaves = traced.tensor_leaves
+        diff = tuple(k for k, i in enumerate(tensor_leaves) if _wants_grad(leaves[i]))
+        float_outputs = tuple(j for j, v in enumerate(graph.outputs)
+                              if v.type.dtype.is_floating_point)
+        entry = self._kernels(graph, traced.out_tree, tensor_leaves, diff, float_outputs, times)
+        entry.vjp_function = self._vjp_factory(leaves, traced, diff, float_outputs)
+        self._entries[key] = entry
+        debug_log(1, lambda: f"compiled {name}{describe(key)}: " + ", ".join(
+            f"{k} {v * 1e3:.1f} ms" for k, v in times.items()))
+        return entry
+
+    def _kernels(self, graph: Graph, out_tree: Any, tensor_leaves: tuple, diff: tuple,
+                 float_outputs: tuple, times: dict) -> Entry:
+        options = self._options(graph)
+        if not (is_grad_enabled() and diff and float_outputs):
+            forward = self._timed_kernel(graph, "forward", options, times)
+            return Entry(graph, out_tree, tensor_leaves, forward, times=times)
+        t = time.perf_counter()
+        joint = vjp_graph(graph, wrt=diff, seed="inputs", outputs=float_outputs, name=graph.name)
+        times["autodiff"] = time.perf_counter() - t
+        t = time.perf_counter()
+        joint = _optimize(joint)
+        split = partition(joint, len(graph.inputs), len(graph.outputs))
+        times["partition"] = time.perf_counter() - t
+        forward = self._timed_kernel(split.forward, "forward", options, times)
+        backward = self._timed_kernel(split.backward, "backward", options, times)
+        return Entry(graph, out_tree, tensor_leaves, forward, diff, float_outputs, split,
+                     backward, joint, times=times)
+
+    def _timed_kernel(self, graph: Graph, phase: str, options: str, times: dict) -> Kernel:
+        kernel = self.cache.kernel(graph, phase, options)
+        times[f"codegen {phase}"] = kernel.seconds
+        return kernel
+
+    def _options(self, graph: Graph) -> str:
+        options = []
+        if self._fastmath:
+            options.append("fastmath=True")
+        return ", ".join(options)
+
+    def _vjp_factory(self, leaves: list, traced: Any, diff: tuple, float_outputs: tuple) -> Callable:
+        """A lazily compiled function (inputs, cotangents) -> gradients, for create_graph=True."""
+        template, tree, positions = list(leaves), traced.in_tree, traced.tensor_leaves
+        fn = self._fn
+        holder: list[CompiledFunction] = []
+
+        def vjp(*values: Any) -> tuple:
+            xs, cts = values[:len(positions)], values[len(positions):]
+            filled = list(template)
+            for position, x in zip(positions, xs):
+                filled[position] = x
+            call_args, call_kwargs = unflatten(tree, filled)
+            builder = xs[0].builder
+            start = len(builder.nodes)
+            outs = [output_value(builder, o) for o in flatten(fn(*call_args, **call_kwargs))[0]]
+            grads = append_adjoints(builder, builder.nodes[start:], [outs[j] for j in float_outputs],
+                                    list(cts), [xs[k].value for k in diff])
+            return tuple(g if g is not None else full_like(xs[k], 0.0) for g, k in zip(grads, diff))
+
+        def get() -> CompiledFunction:
+            if not holder:
+                vjp.__name__ = f"vjp_{getattr(fn, '__name__', 'f')}"
+                holder.append(CompiledFunction(vjp, cache=self._cache))
+            return holder[0]
+        return get
+
+    # ---- inspection ----
+    def entry_for(self, *args: Any, **kwargs: Any) -> Entry:
+        leaves, tree = flatten((args, kwargs))
+        key = signature(leaves, tree, is_grad_enabled())
+        return self._entries.get(key) or self._build(key, args, kwargs, leaves)
+
+    def graph(self, *args: Any, **kwargs: Any) -> Graph:
+        """The optimized forward graph for these arguments (the forward kernel's graph when
+        gradients are needed: outputs followed by saved values)."""
+        entry = self.entry_for(*args, **kwargs)
+        return entry.split.forward if entry.split else entry.graph
+
+    def backward_graph(self, *args: Any, **kwargs: Any) -> Graph | None:
+        entry = self.entry_for(*args, **kwargs)
+        return entry.split.backward if entry.split else None
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated kernel module(s): forward, then backward when there is one."""
+        entry = self.entry_for(*args, **kwargs)
+        parts = [entry.forward.module_text]
+        if entry.backward is not None:
+            parts.append(entry.backward.module_text)
+        return "\n\n".join(parts)
+
+    def explain(self) -> str:
+        from .explain import explain
+        return explain(self)
+
+
+def _wants_grad(leaf: Any) -> bool:
+    return isinstance(leaf, Tensor) and leaf.requires_grad and leaf.dtype.is_floating_point
+
+
+def _argument(leaf: Any) -> Any:
+    data = leaf._data if isinstance(leaf, Tensor) else np.asarray(leaf)
+    if data.ndim == 0:
+        return data[()]
+    return data if data.flags.c_contiguous else np.ascontiguousarray(data)
+
+
+def _run(owner: CompiledFunction, entry: Entry, leaves: list) -> Any:
+    arrays = [_argument(leaves[i]) for i in entry.tensor_leaves]
+    results = _call_kernel(entry.forward, arrays, entry.times, "numba forward")
+    n = len(entry.graph.outputs)
+    tensors = [_tensor(r, v.type.dtype) for r, v in zip(results[:n], entry.graph.outputs)]
+    if entry.backward is not None:
+        inputs = [leaves[entry.tensor_leaves[k]] for k in entry.diff]
+        all_inputs = [leaves[i] for i in entry.tensor_leaves]
+        node = CompiledFunctionBackward(entry, results[n:], inputs, all_inputs)
+        _attach(node, [tensors[j] for j in entry.float_outputs])
+    return unflatten(entry.out_tree, tensors)
+
+
+def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
+                 stage: str = "") -> tuple:
+    """Run a kernel; the first call's time (Numba's compile or cache load) goes to `times`."""
+    from numba.core.errors import NumbaError
+    try:
+        if times is None or stage in times:
+            return kernel.fn(*arrays, *kernel.source.constants)
+        start = time.perf_counter()
+        result = kernel.fn(*arrays, *kernel.source.constants)
+        times[stage] = time.perf_counter() - start
+        return result
+    except NumbaError as error:
+        from ..errors import UnsupportedError
+        raise UnsupportedError(f"tracegrad generated a kernel Numba could not compile ({kernel.path});"
+                               f" this is a tracegrad bug, please report it with that file. Numba "
+                               f"said: {str(error).splitlines()[0]}") from None
+
+
+def _tensor(result: Any, dtype: Any) -> Tensor:
+    array = np.asarray(result)
+    if array.dtype != dtype.np:
+        array = array.astype(dtype.np)
+    return Tensor._make(array, from_numpy_dtype(array.dtype))
+
+
+class _Slots(dict):
+    """Gradients of several outputs of one compiled call; the engine merges them with `+`."""
+
+    def __add__(self, other: _Slots) -> _Slots:
+        merged = _Slots(self)
+        for k, v in other.items():
+            merged[k] = merged[k] + v if k in merged else v
+        return merged
+
+
+class CompiledFunctionBackward(ag.Node):
+    """The one backward node of a compiled call."""
+
+    __slots__ = ("_entry", "_saved", "_inputs", "_all_inputs", "_versions", "_freed")
+
+    def __init__(self, entry: Entry, saved: tuple, inputs: list, all_inputs: list) -> None:
+        super().__init__(tuple(ag._edge(x) for x in inputs))
+        self._entry, self._saved, self._inputs = entry, saved, inputs
+        self._all_inputs = all_inputs
+        self._versions = [x._vbox[0] if isinstance(x, Tensor) else 0 for x in all_inputs]
+        self._freed = False
+
+    def release(self) -> None:
+        self._saved, self._freed = None, True
+
+    def _backward(self, grad: Any, keep_graph: bool) -> list:
+        if self._freed:
+            raise RuntimeError(ag.FREED_MESSAGE)
+        self._check_versions()
+        slots = grad if isinstance(grad, _Slots) else _Slots({0: grad})
+        entry = self._entry
+        cts = [slots.get(i) for i in range(len(entry.float_outputs))]
+        if is_grad_enabled():
+            return list(self._differentiable(cts))
+        arrays = [_argument(c) if c is not None else _zeros(entry, j)
+                  for c, j in zip(cts, entry.float_outputs)]
+        results = _call_kernel(entry.backward, [*self._saved, *arrays], entry.times,
+                               "numba backward")
+        return [_tensor(r, x.dtype) for r, x in zip(results, self._inputs)]
+
+    def _differentiable(self, cts: list) -> tuple:
+        entry = self._entry
+        filled = [c if c is not None else Tensor._make(_zeros(entry, j), entry.graph.outputs[j].type.dtype)
+                  for c, j in zip(cts, entry.float_outputs)]
+        inputs = [x if isinstance(x, Tensor) else Tensor._make(np.asarray(x), from_numpy_dtype(
+            np.asarray(x).dtype)) for x in self._all_inputs]
+        return entry.vjp_function()(*inputs, *filled)
+
+    def _check_versions(self) -> None:
+        for x, version in zip(self._all_inputs, self._versions):
+            if isinstance(x, Tensor) and x._vbox[0] != version:
+                raise RuntimeError(ag._version_message(x, version))
+
+
+class CompiledOutputBackward(ag.Node):
+    """Routes the gradient of output `index` of a multi-output compiled call to its node."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, shared: CompiledFunctionBackward, index: int) -> None:
+        super().__init__((shared,))
+        self._index = index
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    def _backward(self, grad: Any, keep_graph: bool) -> list:
+        return [_Slots({self._index: grad})]
+
+
+def _zeros(entry: Entry, j: int) -> np.ndarray:
+    t = entry.graph.outputs[j].type
+    return np.zeros(t.shape, t.dtype.np)
+
+
+def _attach(node: CompiledFunctionBackward, outputs: list[Tensor]) -> None:
+    if len(outputs) == 1:
+        outputs[0]._set_grad_fn(node)
+        return
+    for i, out in enumerate(outputs):
+        out._set_grad_fn(CompiledOutputBackward(node, i))
+
+
+def compile(fn: Callable | None = None, *, parallel: bool | None = None,
+            fastmath: bool = False) -> Any:
+    """Compile `fn` to fused Numba kernels (decorator, with or without arguments).
+
+    >>> @tracegrad.compile
+    ... def loss(x, w): return ((x @ w).relu() ** 2).sum()
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, parallel=parallel, fastmath=fastmath)
+    return CompiledFunction(fn, parallel=parallel, fastmath=fastmath)
+
+
+__all__ = ["CompiledFunction", "compile", "CompiledFunctionBackward", "TensorOps", "is_array_like"]
