@@ -1,0 +1,1 @@
+"""Code generation: joint graph → Numba kernel source (partition, fusion, lowering, emit, build)."""
