@@ -18,7 +18,7 @@ demo: $(STAMP)
 	@for f in examples/*.py; do echo "=== $$f"; $(PY) $$f || exit 1; done
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "=== $$f"; $(PY) $$f || exit 1; done
