@@ -7,7 +7,9 @@ inside the loop; the rest are materialized. Every other node (matmul, reshape, t
 concat, take, ...) is a group of its own.
 
 Nodes are list-scheduled: among ready nodes the one that fits the open group goes first, so
-independent work (a matmul) does not split an elementwise chain. Groups are emitted in order,
+independent work (a matmul) does not split an elementwise chain; when a group closes, ready
+stand-alone nodes (reshapes, matmuls) go before the next loop opens, so that the loop can take
+in everything that depends on them. Groups are emitted in order,
 and a group only reads values of earlier groups, so the order is a valid schedule.
 """
 
@@ -67,7 +69,7 @@ def fuse(graph: Graph) -> list[Group]:
             available |= scalar_values | finished_later
             scalar_values, finished_later = set(), set()
             node = min((n for n in pending if all(x in available for x in n.operand_values)),
-                       key=lambda n: order[n.out])
+                       key=lambda n: (iteration_shape(n) is not None, order[n.out]))
             groups.append([])
             shapes.append(iteration_shape(node))
         groups[-1].append(node)

@@ -9,9 +9,8 @@ them, and zeros are materialized only when a requested gradient is zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from ..errors import TracegradError
+from ..errors import AutodiffError
 from .builder import GraphBuilder, SymbolicTensor
 from .graph import Graph, Node, Value
 from .ops import OPS
@@ -100,9 +99,14 @@ def vjp_graph(graph: Graph, wrt: Sequence[int] | None = None, *, seed: str = "on
     out_values = [graph.outputs[i] for i in outs]
     builder.comment(f"-- adjoints of {', '.join(names[v] for v in out_values)} with respect to "
                     f"({', '.join(names[v] for v in wrt_values)}) --")
-    cotangents = [_seed(builder, v, names[v], seed) for v in out_values]
+    producers = graph.producers()
+    cotangents = []
+    for v in out_values:
+        with builder.location(producers[v].loc if v in producers else None):
+            cotangents.append(_seed(builder, v, names[v], seed))
     grads = append_adjoints(builder, graph.nodes, out_values, cotangents, wrt_values, names)
-    zeros = [g if g is not None else full_like(builder.wrap(w), 0.0) for g, w in zip(grads, wrt_values)]
+    zeros = [g if g is not None else full_like(builder.wrap(w), 0.0)
+             for g, w in zip(grads, wrt_values)]
     return builder.finish(list(graph.outputs) + [g.value for g in zeros])
 
 
@@ -110,9 +114,10 @@ def _seed(builder: GraphBuilder, out: Value, name: str, seed: str) -> SymbolicTe
     hint = GRAD_PREFIX + name
     if seed == "inputs":
         return builder.add_input(out.type, hint)
-    if out.type.shape != ():
-        raise TracegradError(f"grad can be implicitly created only for scalar outputs: output "
-                             f"{name} has type {out.type}; pass cotangents (seed='inputs')")
-    value = builder.append("full", (), {"value": 1.0, "shape": (), "dtype": out.type.dtype}, hint)
+    if out.type.size != 1:
+        raise AutodiffError(f"grad can be implicitly created only for scalar outputs: output "
+                            f"{name} has type {out.type}; pass cotangents (seed='inputs')")
+    value = builder.append("full", (), {"value": 1.0, "shape": out.type.shape,
+                                        "dtype": out.type.dtype}, hint)
     return builder.wrap(value)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import from_numpy_dtype
 from ..errors import user_location
 from .graph import Graph, Node, Value
 from .ops import OPS
@@ -32,6 +33,7 @@ class GraphBuilder:
         self.nodes: list[Node] = []
         self.comments: list[tuple[int, str]] = []
         self.hints: dict[Value, str] = {}     # names decided after a value was created
+        self.fallback_hints: dict[Value, str] = {}   # used only where no other name is found
         self._loc: str | None = None
         self._record_locations = record_locations
         self._constants: dict[ArrayConst, Value] = {}
@@ -56,7 +58,13 @@ class GraphBuilder:
         return value
 
     def constant(self, array: np.ndarray) -> Value:
-        const = ArrayConst(np.asarray(array))
+        array = np.asarray(array)
+        if array.ndim == 0:
+            # A 0-d constant is a `full` with an inline literal: readable in dumps, and it keeps
+            # its shape (ArrayConst stores a contiguous copy, which numpy makes at least 1-d).
+            dtype = from_numpy_dtype(array.dtype)
+            return self.append("full", (), {"value": array.item(), "shape": (), "dtype": dtype})
+        const = ArrayConst(array)
         if const not in self._constants:
             self._constants[const] = self.append("const", (), {"value": const})
         return self._constants[const]
@@ -81,7 +89,8 @@ class GraphBuilder:
     def finish(self, outputs: Sequence[Value]) -> Graph:
         graph = Graph(self.name, tuple(self.inputs), tuple(self.nodes), tuple(outputs),
                       tuple(self.comments))
-        return rename(graph, self.hints) if self.hints else graph
+        hints = {**self.fallback_hints, **self.hints}
+        return rename(graph, hints) if hints else graph
 
     @classmethod
     def from_graph(cls, graph: Graph, name: str | None = None, **options: Any) -> GraphBuilder:

@@ -99,8 +99,11 @@ def _define(v: Value, defined: set[Value], what: str) -> None:
 
 
 def _verify_node(i: int, node: Node, defined: set[Value]) -> None:
-    op_def = op(node.op)
     where = f"node {i} ({node.op})"
+    try:
+        op_def = op(node.op)
+    except KeyError as e:
+        raise VerifyError(f"{where}: {e.args[0]}") from None
     if op_def.arity != VARIADIC and len(node.inputs) != op_def.arity:
         raise VerifyError(f"{where}: expected {op_def.arity} operands, got {len(node.inputs)}")
     for x in node.inputs:
@@ -118,7 +121,10 @@ def _verify_node(i: int, node: Node, defined: set[Value]) -> None:
         except TypeError:
             raise VerifyError(f"{where}: attr {k}={v!r} is not hashable") from None
     operand_types = tuple(x.type if isinstance(x, Value) else x for x in node.inputs)
-    expected = op_def.infer(*operand_types, **node.attr_dict)
+    try:
+        expected = op_def.infer(*operand_types, **node.attr_dict)
+    except (TracegradError, TypeError, ValueError) as e:
+        raise VerifyError(f"{where}: the op's infer rejects its operands: {e}") from e
     if len(node.outputs) != 1 or node.out.type != expected:
         raise VerifyError(f"{where}: output type {[str(v.type) for v in node.outputs]} differs "
                           f"from infer's {expected}")

@@ -26,7 +26,8 @@ def value_names(graph: Graph) -> dict[Value, str]:
     """The printed name of every value of `graph`."""
     names: dict[Value, str] = {}
     used: set[str] = set()
-    unnamed_outputs = [v for v in dict.fromkeys(graph.outputs) if not v.hint]
+    inputs = set(graph.inputs)
+    unnamed_outputs = [v for v in dict.fromkeys(graph.outputs) if not v.hint and v not in inputs]
     output_names = {v: OUTPUT_NAME if len(unnamed_outputs) == 1 else f"{OUTPUT_NAME}_{i}"
                     for i, v in enumerate(unnamed_outputs)}
     counter = 0
@@ -77,7 +78,8 @@ def format_graph(graph: Graph, verbose: bool = False, anonymous: bool = False) -
     names = _anonymous_names(graph) if anonymous else value_names(graph)
     signature = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
     header = f"graph {'_' if anonymous else graph.name}({signature}) {{"
-    rows = [(names[n.out], str(n.out.type), format_node(n, names, anonymous), n) for n in graph.nodes]
+    rows = [(names[n.out], str(n.out.type), format_node(n, names, anonymous), n)
+            for n in graph.nodes]
     width_name = max((len(r[0]) for r in rows), default=0)
     width_type = max((len(r[1]) for r in rows), default=0)
     comments = {} if anonymous else dict(graph.comments)

@@ -129,7 +129,9 @@ class TensorOps:
     def clamp(self, min: Scalar | None = None, max: Scalar | None = None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
-        return self._apply("clamp", self, min=_literal(min, self.dtype), max=_literal(max, self.dtype))
+        bounds = [b for b in (min, max) if b is not None]
+        x = self.to(common_dtype(self, *bounds))      # PyTorch: int tensor clamped to 2.5 is f32
+        return x._apply("clamp", x, min=_literal(min, x.dtype), max=_literal(max, x.dtype))
 
     def clamp_min(self, min: Scalar): return self.clamp(min=min)
     def clamp_max(self, max: Scalar): return self.clamp(max=max)
@@ -356,6 +358,8 @@ def where(condition: Any, a: Any, b: Any) -> TensorOps:
     dtype = common_dtype(a, b)
     shape = broadcast_shapes(*(tuple(x.shape) for x in (condition, a, b) if isinstance(x, TensorOps)))
     cond = condition.to(dt.bool_).broadcast_to(shape)
+    if not isinstance(a, TensorOps) and not isinstance(b, TensorOps):
+        a = full_like(cond, a, dtype)          # two Python numbers: the op needs one tensor
     x, y = prepare(a, b, dtype=dtype)
     x = x.broadcast_to(shape) if isinstance(x, TensorOps) else x
     y = y.broadcast_to(shape) if isinstance(y, TensorOps) else y
@@ -381,6 +385,9 @@ def concat(tensors: Any, dim: int = 0) -> TensorOps:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat expects a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     dtype = common_dtype(*tensors)
     parts = [t.to(dtype) for t in tensors]
     axis = dim % parts[0].ndim
@@ -433,9 +440,26 @@ def _extreme(x: TensorOps, op: str, dim: Any, keepdim: builtins.bool) -> Any:
     if dim is None:
         return x._apply(op, x, axes=normalize_axes(None, x.ndim), keepdims=False)
     axes = normalize_axes(dim, x.ndim)
-    values = x._apply(op, x, axes=axes, keepdims=keepdim)
-    indices = x._apply(f"arg{op}", x.stop_gradient(), axis=axes[0] if axes else None, keepdims=keepdim)
+    axis = axes[0] if axes else None
+    indices = x._apply(f"arg{op}", x.stop_gradient(), axis=axis, keepdims=keepdim)
+    # PyTorch: max(dim)/min(dim) send the gradient to the returned index only (amax/amin share
+    # it among ties), so the values are gathered at the indices rather than reduced.
+    values = x._composite(f"{op.title()}Backward0", _gather, x, indices, axis=axis)
     return MinMax(values, indices)
+
+
+def _gather(x: TensorOps, indices: TensorOps, *, axis: int | None) -> TensorOps:
+    """The elements of `x` at `indices` along `axis` (a reduced axis, kept or not)."""
+    if axis is None:
+        return x.reshape(-1).take(indices.reshape(-1)).reshape(tuple(indices.shape))
+    strides = [math.prod(x.shape[k + 1:]) for k in range(x.ndim)]
+    kept = keepdims_shape(tuple(x.shape), (axis,))
+    base = sum(np.arange(n).reshape([n if j == k else 1 for j in range(x.ndim)]) * strides[k]
+               for k, n in enumerate(kept) if k != axis)
+    flat = indices.reshape(kept)
+    flat = (flat * strides[axis] if strides[axis] != 1 else flat) + x._constant(
+        np.broadcast_to(base, kept))
+    return x.reshape(-1).take(flat.reshape(-1)).reshape(tuple(indices.shape))
 
 
 def _arg_reduce(x: TensorOps, op: str, dim: Any, keepdim: builtins.bool) -> TensorOps:

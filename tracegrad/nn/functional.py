@@ -130,17 +130,23 @@ def _one_hot(target: TensorOps, classes: int, ndim: int) -> TensorOps:
     return target.unsqueeze(1 if ndim > 1 else 0) == labels
 
 
+def _along_classes(weight: TensorOps, ndim: int, classes: int) -> TensorOps:
+    """A per-class weight (C,) shaped to broadcast along the class axis of an (N, C, ...) input."""
+    return weight.reshape((1, classes) + (1,) * (ndim - 2) if ndim > 1 else (classes,))
+
+
 def _nll(logp: TensorOps, target: TensorOps, weight: Any, *, reduction: str, ignore_index: int,
          smoothing: float) -> TensorOps:
     dim = 1 if logp.ndim > 1 else 0
     classes = logp.shape[dim]
     hit = _one_hot(target, classes, logp.ndim)
     keep = target != ignore_index
-    w = hit.to(logp.dtype) if weight is None else where(hit, weight.reshape(
-        (1, classes) + (1,) * (logp.ndim - 2) if logp.ndim > 1 else (classes,)), 0.0)
+    class_weight = None if weight is None else _along_classes(weight, logp.ndim, classes)
+    w = hit.to(logp.dtype) if weight is None else where(hit, class_weight, 0.0)
     picked = -(w * logp).sum(dim)
     if smoothing:
-        picked = (1.0 - smoothing) * picked + smoothing / classes * (-logp).sum(dim)
+        spread = -logp if weight is None else -(logp * class_weight)
+        picked = (1.0 - smoothing) * picked + smoothing / classes * spread.sum(dim)
     picked = where(keep, picked, 0.0)
     if reduction == "mean":
         denominator = w.sum(dim) if weight is not None else keep.to(logp.dtype)
@@ -160,15 +166,14 @@ def cross_entropy(input: TensorOps, target: TensorOps, weight: Any = None, ignor
                   reduction: str = "mean", label_smoothing: float = 0.0) -> TensorOps:
     """Cross-entropy of logits `input` (N, C, ...) against class indices or probabilities."""
     _check_reduction(reduction)
-    if weight is not None and label_smoothing:
-        from ..errors import UnsupportedError
-        raise UnsupportedError("cross_entropy with both weight and label_smoothing is not supported")
     dim = 1 if input.ndim > 1 else 0
     logp = log_softmax(input, dim)
     if target.dtype.is_floating_point:           # class probabilities
+        classes = input.shape[dim]
         y = target if not label_smoothing else target * (1.0 - label_smoothing) + (
-            label_smoothing / input.shape[dim])
-        loss = -(logp * y if weight is None else logp * y * weight).sum(dim)
-        return _reduce(loss, reduction)
+            label_smoothing / classes)
+        if weight is not None:
+            y = y * _along_classes(weight, input.ndim, classes)
+        return _reduce(-(logp * y).sum(dim), reduction)
     return logp._composite("NllLossBackward0", _nll, logp, target, weight, reduction=reduction,
                            ignore_index=ignore_index, smoothing=label_smoothing)

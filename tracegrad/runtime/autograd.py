@@ -6,8 +6,13 @@ Invariants:
 - Every gradient formula comes from the op table (`OpDef.vjp`); run with grad mode on
   (`create_graph=True`) the formulas record new nodes, so any order of derivative works.
 - The engine is iterative (no recursion limit) and runs ready nodes newest first, as PyTorch's.
+- Without retain_graph, the nodes a backward pass ran are released when the pass ends (also
+  on error). A composite's inner nodes can run twice in one pass (in its replay, and directly
+  when a higher-order graph reaches them), so they must not be freed in between.
 - Saved values are checked lazily: a rule receives a placeholder for a freed or changed tensor,
   and the error is raised only if the rule reads its data, matching what PyTorch saves.
+- A node's tensor hooks (`_pre_hooks`; a leaf's live on its AccumulateGrad) and retain_grad run
+  once per gradient, before the node runs or, for a captured input, as PyTorch orders them.
 """
 
 from __future__ import annotations
@@ -79,7 +84,8 @@ class Node:
     def release(self) -> None:
         """Free saved values (after a backward without retain_graph)."""
 
-    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+    def _backward(self, grad: Any, ran: list[Node]) -> Sequence[Any]:
+        """The gradients for `edges`; `ran` collects the nodes run, to release them later."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -98,7 +104,7 @@ class OpNode(Node):
     """The backward of one primitive op: runs the op's VJP rule on the saved operands."""
 
     __slots__ = ("_op", "_attrs", "_operands", "_versions", "_types", "_out_type", "_out_data",
-                 "_out_box", "_freed")
+                 "_out_box", "_out_version", "_freed")
 
     def __init__(self, op: Any, attrs: dict, operands: tuple, types: tuple, out: Any,
                  out_type: TensorType) -> None:
@@ -106,14 +112,31 @@ class OpNode(Node):
         self._op, self._attrs, self._operands, self._types = op, attrs, operands, types
         self._out_type = out_type
         self._versions = tuple(x._vbox[0] if hasattr(x, "_vbox") else 0 for x in operands)
-        self._out_data, self._out_box = out._data, out._vbox
+        self._out_data, self._out_box, self._out_version = out._data, out._vbox, out._vbox[0]
         self._freed = False
+
+    def keep_original(self, tensor: Any) -> None:
+        """`tensor` is about to change in place: keep a copy where it is a saved operand (the
+        value the rule needs, PyTorch's `original_self`), still attached to its old history."""
+        if not any(x is tensor for x in self._operands):
+            return
+        from .tensor import Tensor
+        original = Tensor._make(tensor._data.copy(), tensor.dtype, grad_fn=tensor._grad_fn)
+        self._operands = tuple(original if x is tensor else x for x in self._operands)
+        self._versions = tuple(0 if x is original else v
+                               for x, v in zip(self._operands, self._versions))
+
+    def adopt_output(self, tensor: Any) -> None:
+        """An in-place op wrote this node's output into `tensor`: save that storage instead,
+        so later in-place changes of `tensor` are detected, as PyTorch does."""
+        self._out_data, self._out_box = tensor._data, tensor._vbox
+        self._out_version = tensor._vbox[0]
 
     def release(self) -> None:
         self._freed = True
         self._operands = self._out_data = None
 
-    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+    def _backward(self, grad: Any, ran: list[Node]) -> Sequence[Any]:
         operands = tuple(self._saved(i, x) for i, x in enumerate(self._types))
         out = self._saved_output()
         return self._op.vjp(grad, out, *operands, **self._attrs)
@@ -134,8 +157,8 @@ class OpNode(Node):
         if self._freed:
             return Unavailable(out_type, FREED_MESSAGE)
         out = Tensor._make(self._out_data, out_type.dtype, grad_fn=self, vbox=self._out_box)
-        if self._out_box[0] != 0:           # outputs are recorded fresh, at version 0
-            return Unavailable(out_type, _version_message(out, 0))
+        if self._out_box[0] != self._out_version:
+            return Unavailable(out_type, _version_message(out, self._out_version))
         return out
 
 
@@ -149,16 +172,15 @@ class CompositeNode(Node):
         super().__init__(tuple(_edge(x) for x in operands))
         self._inner = inner
         self._targets = self.edges
+        inner._output = None       # the composite, not its last inner node, owns the output
 
-    def release(self) -> None:
-        self._inner = None
+    # No release() of its own: releasing the inner nodes its replay ran frees the saved values,
+    # which raise only where a rule reads them (a mean can be backwarded twice, as in PyTorch).
 
-    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
-        if self._inner is None:
-            raise RuntimeError(FREED_MESSAGE)
+    def _backward(self, grad: Any, ran: list[Node]) -> Sequence[Any]:
         targets = [t for t in self._targets if t is not None]
-        found = run_engine([self._inner], [grad], keep_graph=keep_graph, create_graph=is_grad_enabled(),
-                           capture=targets, accumulate=False, boundary=set(targets))
+        found = run_engine([self._inner], [grad], keep_graph=True, create_graph=is_grad_enabled(),
+                           capture=targets, accumulate=False, boundary=set(targets), ran=ran)
         return [found.get(t) if t is not None else None for t in self._targets]
 
 
@@ -175,27 +197,21 @@ class AccumulateGrad(Node):
     def variable(self) -> Any:
         return self._leaf()
 
-    def _backward(self, grad: Any, keep_graph: bool) -> Sequence[Any]:
+    def _backward(self, grad: Any, ran: list[Node]) -> Sequence[Any]:
         leaf = self._leaf()
         if leaf is not None:
-            for hook in leaf._hooks or ():
-                grad = _apply_hook(hook, grad)
             accumulate(leaf, grad, create_graph=is_grad_enabled())
         return ()
 
 
 def accumulate(tensor: Any, grad: Any, create_graph: bool) -> None:
     """Add `grad` into `tensor.grad` the way PyTorch's AccumulateGrad does."""
-    from .tensor import Tensor
     current = tensor._grad
-    if create_graph:                      # keep the gradient's own graph
-        tensor._grad = grad if current is None else current + grad
-    elif current is None:
-        tensor._grad = Tensor._make(np.array(grad._data, copy=True), grad.dtype)
-    elif current.requires_grad:
-        with set_grad_enabled(False):
-            tensor._grad = current + grad
-    else:
+    if current is None:
+        tensor._grad = _stored(grad)
+    elif create_graph:                    # keep the gradient's own graph
+        tensor._grad = current + grad
+    else:                                 # in place, keeping the tensor (and any grad_fn) it is
         np.add(current._data, grad._data, out=current._data, casting="unsafe")
         current._vbox[0] += 1
 
@@ -206,12 +222,20 @@ def _edge(operand: Any) -> Node | None:
     return operand._grad_fn or operand._accumulate_node()
 
 
+_LEGACY_TYPE = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+                "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+
+
 def _version_message(tensor: Any, expected: int) -> str:
-    source = f"output 0 of {tensor._grad_fn.name()}" if tensor._grad_fn is not None else "a leaf"
+    source = ""
+    if tensor._grad_fn is not None:     # as PyTorch spells it: ExpBackward0 -> Exp, ... -> Pow1
+        forward_name = tensor._grad_fn.name().removesuffix("Backward0").replace("Backward", "")
+        source = f", which is output 0 of {forward_name},"
+    kind = f"tracegrad.{_LEGACY_TYPE[tensor.dtype.name]}"
     return (f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [{tensor.dtype.name} {list(tensor.shape)}], which is {source}, "
-            f"is at version {tensor._vbox[0]}; expected version {expected} instead. Hint: clone() "
-            f"the tensor before changing it in place, or make the change out of place.")
+            f"inplace operation: [{kind} {list(tensor.shape)}]{source} is at version "
+            f"{tensor._vbox[0]}; expected version {expected} instead. Hint: clone() the tensor "
+            f"before changing it in place, or make the change out of place.")
 
 
 def _apply_hook(hook: Callable, grad: Any) -> Any:
@@ -221,14 +245,28 @@ def _apply_hook(hook: Callable, grad: Any) -> Any:
 
 def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
                create_graph: bool, capture: Sequence[Node] = (), accumulate: bool = True,
-               boundary: set[Node] | None = None) -> dict[Node, Any]:
+               boundary: set[Node] | None = None, ran: list[Node] | None = None
+               ) -> dict[Node, Any]:
     """Propagate `grads` from `roots` through the graph; return the gradients reaching `capture`.
 
-    With `capture`, only nodes on a path to a captured node run, and captured leaves are not
-    accumulated into. `boundary` nodes are not expanded (a composite's operands).
+    With `capture`, only nodes on a path to a captured node run. `accumulate=False` leaves every
+    `.grad` of a leaf alone. `boundary` nodes are not expanded (a composite's operands). A
+    nested run (a composite's replay) passes the outer pass's `ran` list and releases nothing.
     """
-    targets = set(capture)
-    order, children = _discover(roots, boundary or set())
+    top, ran = ran is None, [] if ran is None else ran
+    try:
+        return _propagate(roots, grads, create_graph, set(capture), accumulate, boundary or set(),
+                          ran)
+    finally:
+        if top and not keep_graph:
+            for node in ran:
+                node.release()
+
+
+def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
+               targets: set[Node], accumulate: bool, boundary: set[Node],
+               ran: list[Node]) -> dict[Node, Any]:
+    order, children = _discover(roots, boundary)
     needed = _needed(order, children, targets) if targets else set(order)
     deps: dict[Node, int] = dict.fromkeys(needed, 0)
     for node in needed:
@@ -246,13 +284,21 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
         while ready:
             node = heapq.heappop(ready)[1]
             grad = buffers.pop(node, None)
-            if node in targets:
+            if node in boundary:        # a composite's operand: the outer engine goes on from it
                 found[node] = grad
-                if not any(kid in needed for kid in children[node]):
-                    continue            # a captured input: nothing beyond it is wanted
-            if isinstance(node, AccumulateGrad) and not accumulate:
                 continue
-            outputs = _run_node(node, grad, keep_graph)
+            # PyTorch captures an input whose node runs on before its hooks, a final one after.
+            final = node in targets and not any(kid in needed for kid in children[node])
+            if node in targets and not final:
+                found[node] = grad
+            if grad is not None:
+                grad = _prepare(node, grad)
+            if final:
+                found[node] = grad
+            leaf_sum = isinstance(node, AccumulateGrad)
+            if (final and not leaf_sum) or (leaf_sum and not accumulate):
+                continue
+            outputs = _run_node(node, grad, ran)
             for child, out in zip(node.edges, outputs):
                 if child is None or child not in needed:
                     continue
@@ -264,19 +310,30 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
     return found
 
 
-def _run_node(node: Node, grad: Any, keep_graph: bool) -> Sequence[Any]:
-    if grad is None:
-        return [None] * len(node.edges)
+def _prepare(node: Node, grad: Any) -> Any:
+    """Run the tensor hooks registered for this node's gradient, then fill a retained .grad."""
     for hook in node._pre_hooks:
         grad = _apply_hook(hook, grad)
     output = node._output() if node._output is not None else None
     if output is not None and output._retains_grad:
-        from .tensor import Tensor
-        retained = grad if is_grad_enabled() else Tensor._make(np.array(grad._data), grad.dtype)
-        output._grad = retained if output._grad is None else output._grad + retained
-    outputs = node._backward(grad, keep_graph)
-    if not keep_graph:
-        node.release()
+        output._grad = _stored(grad) if output._grad is None else output._grad + grad
+    return grad
+
+
+def _stored(grad: Any) -> Any:
+    """A copy of `grad` to store in a `.grad`, never an alias of a gradient flowing elsewhere.
+    With create_graph it stays in the graph, as PyTorch's CopyBackwards."""
+    from .tensor import Tensor, _copy
+    if grad.requires_grad and is_grad_enabled():
+        return grad._composite("CopyBackwards", _copy, grad)
+    return Tensor._make(np.array(grad._data, copy=True), grad.dtype)
+
+
+def _run_node(node: Node, grad: Any, ran: list[Node]) -> Sequence[Any]:
+    if grad is None:
+        return [None] * len(node.edges)
+    ran.append(node)
+    outputs = node._backward(grad, ran)
     return [_materialize(out) if edge is not None else None
             for out, edge in zip(outputs, node.edges)]
 

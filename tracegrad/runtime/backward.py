@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..errors import user_frame
 from ..ir.tensor_api import prepare
 from . import autograd as ag
 from .tensor import Tensor
+
+
+_CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak.")
 
 
 def _as_list(value: Any) -> list:
@@ -19,54 +29,67 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _root_gradients(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
-    """Check each output against its gradient; create ones for scalar outputs."""
-    result = []
-    for i, out in enumerate(outputs):
-        grad = grads[i] if i < len(grads) else None
-        if grad is None:
+def _root_gradients(outputs: list[Tensor], grads: Any) -> list[Tensor | None]:
+    """Check each output against its gradient; create ones for scalar outputs (PyTorch's
+    _make_grads). `grads` None means no gradient given for any output."""
+    for out in outputs:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected tensors to differentiate, got {type(out).__name__}")
+    given = [None] * len(outputs) if grads is None else _as_list(grads)
+    result: list[Tensor | None] = []
+    for i, (out, grad) in enumerate(zip(outputs, given)):
+        if isinstance(grad, Tensor):
+            if tuple(grad.shape) != tuple(out.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{grad.shape!r} and output[{i}] has a shape of {out.shape!r}.")
+            (grad,) = prepare(grad, dtype=out.dtype)      # cast, as PyTorch does
+            result.append(grad)
+        elif grad is not None:
+            raise TypeError(f"gradients can be either Tensors or None, but got "
+                            f"{type(grad).__name__}")
+        elif out.requires_grad:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             result.append(Tensor._make(np.ones(out._data.shape, out.dtype.np), out.dtype))
-            continue
-        if not isinstance(grad, Tensor):
-            grad = Tensor(grad, dtype=out.dtype)
-        if tuple(grad.shape) != tuple(out.shape):
-            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
-                               f"{grad.shape!r} and output[{i}] has a shape of {out.shape!r}.")
-        (grad,) = prepare(grad, dtype=out.dtype)      # cast, as PyTorch does
-        result.append(grad)
+        else:
+            result.append(None)
+    if len(result) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(result)} gradients")
     return result
 
 
 def _root_nodes(outputs: list[Tensor]) -> list[ag.Node]:
     nodes = []
     for i, out in enumerate(outputs):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"expected tensors to differentiate, got {type(out).__name__}")
         if not out.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a "
                                "grad_fn")
+        if out._base is not None:
+            out._check_view()
         nodes.append(out._grad_fn or out._accumulate_node())
     return nodes
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
              create_graph: bool = False, inputs: Any = None) -> None:
-    """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
+    """Accumulate the gradients of `tensors` into the `.grad` of the leaves (or of `inputs`).
+
+    A non-leaf tensor in `inputs` starts retaining its gradient, as in PyTorch.
+    """
     outputs = _as_list(tensors)
-    grads = _root_gradients(outputs, _as_list(grad_tensors))
+    wanted = None if inputs is None else _as_list(inputs)
+    if wanted == []:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    grads = _root_gradients(outputs, grad_tensors)
     roots = _root_nodes(outputs)
     keep = create_graph if retain_graph is None else retain_graph
-    if inputs is None:
-        ag.run_engine(roots, grads, keep_graph=keep, create_graph=create_graph)
-        return
-    targets = _input_nodes(_as_list(inputs))
-    found = ag.run_engine(roots, grads, keep_graph=keep, create_graph=create_graph,
-                          capture=targets, accumulate=True)
-    for tensor, node in zip(_as_list(inputs), targets):
-        if found.get(node) is not None:             # non-leaf inputs get .grad too
-            ag.accumulate(tensor, found[node], create_graph=create_graph)
+    if create_graph and wanted is None:
+        warnings.warn(_CREATE_GRAPH_WARNING, UserWarning, stacklevel=_user_stacklevel())
+    targets = [] if wanted is None else _input_nodes(wanted)
+    for tensor in wanted or ():
+        if tensor._grad_fn is not None:
+            tensor._retains_grad = True
+    ag.run_engine(roots, grads, keep_graph=keep, create_graph=create_graph, capture=targets)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
@@ -78,9 +101,14 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     >>> tracegrad.autograd.grad(x ** 2, x, create_graph=True)
     (tensor([6.], grad_fn=<MulBackward0>),)
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     outs = _as_list(outputs)
     ins = _as_list(inputs)
-    grads = _root_gradients(outs, _as_list(grad_outputs))
+    if not ins:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    grads = _root_gradients(outs, grad_outputs)
     roots = _root_nodes(outs)
     targets = _input_nodes(ins)
     keep = create_graph if retain_graph is None else retain_graph
@@ -88,16 +116,25 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                           capture=targets, accumulate=False)
     allow = materialize_grads if allow_unused is None else allow_unused
     result = []
-    for tensor, node in zip(ins, targets):
+    for i, (tensor, node) in enumerate(zip(ins, targets)):
         g = found.get(node)
         if g is None and not allow:
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                               "in the graph. Set allow_unused=True if this is the desired "
+            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
         if g is None and materialize_grads:
             g = Tensor._make(np.zeros(tensor._data.shape, tensor.dtype.np), tensor.dtype)
+            g.requires_grad_(create_graph)
         result.append(g)
     return tuple(result)
+
+
+def _user_stacklevel() -> int:
+    """The warnings stacklevel of the first frame outside tracegrad, seen from our caller."""
+    target, level, frame = user_frame(), 1, sys._getframe(1)
+    while frame is not None and frame is not target:
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def _input_nodes(inputs: Sequence[Tensor]) -> list[ag.Node]:

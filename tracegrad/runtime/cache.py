@@ -28,6 +28,18 @@ from ..ir.graph import Graph
 from ..ir.hashing import structural_key
 
 
+def _codegen_fingerprint() -> str:
+    """A digest of codegen's own source: a change to how kernels are written changes every key."""
+    from .. import codegen
+    digest = hashlib.sha256()
+    for path in sorted(Path(codegen.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_FINGERPRINT = _codegen_fingerprint()
+
+
 def default_directory() -> Path:
     configured = os.environ.get("TRACEGRAD_CACHE_DIR")
     if configured:
@@ -63,8 +75,8 @@ class KernelCache:
 
     def key(self, graph: Graph, phase: str, options: str) -> str:
         from .. import __version__
-        parts = (structural_key(graph), phase, options, __version__, numba.__version__,
-                 np.__version__, str(jit_enabled()))
+        parts = (structural_key(graph), phase, options, __version__, _FINGERPRINT,
+                 numba.__version__, np.__version__, str(jit_enabled()))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def kernel(self, graph: Graph, phase: str, options: str = "") -> Kernel:

@@ -5,6 +5,7 @@ numpy Generator that `manual_seed` resets."""
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,10 @@ from ..device import check_device
 from .tensor import Tensor
 
 _GENERATOR = [np.random.default_rng()]
+_COPY_CONSTRUCT_WARNING = (
+    "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+    "sourceTensor.detach().clone().requires_grad_(True), rather than "
+    "tracegrad.tensor(sourceTensor).")
 
 
 def generator() -> np.random.Generator:
@@ -68,7 +73,10 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     tensor([3.], dtype=tracegrad.float64, requires_grad=True)
     """
     check_device(device)
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT_WARNING, UserWarning, stacklevel=2)
+    array, kind = to_array(data, dtype)
+    return Tensor._make(array, kind).requires_grad_(requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -77,7 +85,8 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data
     if isinstance(data, np.ndarray) and (dtype is None or dt.as_dtype(dtype).np == data.dtype):
         return from_numpy(data)
-    return Tensor(data, dtype=dtype)
+    array, kind = to_array(data, dtype)
+    return Tensor._make(array, kind)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -165,11 +174,15 @@ def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _random(lambda s: generator().standard_normal(s), size, dtype, requires_grad, device)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
+def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None,
             device: Any = None) -> Tensor:
+    """Integers in [low, high); like PyTorch, `randint(high, size)` starts at 0."""
     check_device(device)
-    if high is None:
-        low, high = 0, low
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint() expects (high, size) or (low, high, size), e.g. "
+                        f"randint(0, 10, (3,)); got low={low!r}, high={high!r}, size={size!r}")
     kind = dt.as_dtype(dtype) if dtype is not None else dt.int64
     return Tensor._make(generator().integers(low, high, _size((size,))).astype(kind.np), kind)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .backward import grad as autograd_grad
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -28,16 +28,16 @@ def _outputs(fn: Callable, inputs: Sequence[Any]) -> list[Tensor]:
 def _numerical(fn: Callable, inputs: list[Any], i: int, eps: float) -> list[np.ndarray]:
     """d(output k)/d(input i) for every output k, shape (out.size, in.size)."""
     x = inputs[i]
-    flat = x._data.reshape(-1)
+    data = x._data                      # perturbed in place, element by element (any layout)
     columns: list[list[np.ndarray]] = []
     with no_grad():
-        for j in range(flat.size):
-            saved = flat[j]
-            flat[j] = saved + eps
+        for j in np.ndindex(data.shape):
+            saved = data[j]
+            data[j] = saved + eps
             plus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[j] = saved - eps
+            data[j] = saved - eps
             minus = [o._data.astype(np.float64).ravel() for o in _outputs(fn, inputs)]
-            flat[j] = saved
+            data[j] = saved
             columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     count = len(_outputs(fn, inputs))
     return [np.stack([c[k] for c in columns], axis=1) if columns else np.zeros((0, 0))
@@ -94,10 +94,11 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, *, eps: f
 
     def first_order(*args: Any) -> tuple:
         xs, vs = list(args[:len(inputs)]), list(args[len(inputs):])
-        outs = [o for o in _outputs(fn, xs)]
-        diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = autograd_grad(outs, diff, vs, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else (d * 0.0) for g, d in zip(grads, diff))
+        with enable_grad():     # the numerical pass calls this under no_grad
+            outs = _outputs(fn, xs)
+            diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            grads = autograd_grad(outs, diff, vs, create_graph=True, allow_unused=True)
+            return tuple(g if g is not None else (d * 0.0) for g, d in zip(grads, diff))
 
     if not wrt:
         return True

@@ -5,7 +5,12 @@ Invariants:
   version counter, shared with `detach()`ed aliases and bumped by every in-place change.
 - A tensor is a leaf iff `_grad_fn` is None; only leaves carry `_requires_grad`.
 - Every op goes through `_apply`, which checks types with the op table's `infer`, computes with
-  its `compute` and, when grad mode is on and an operand requires grad, records one OpNode.
+  its `compute` and, when grad mode is on, an operand requires grad and the result is floating
+  point, records one OpNode.
+- An op result whose array is a numpy view of an operand's is a view: it shares the operand's
+  version counter and remembers its `_base` (and the base's grad_fn when it was taken). Views
+  are not rebased as PyTorch's are: changing a view in place inside a graph, or using a view
+  whose base was changed in place inside a graph, raises instead of giving wrong gradients.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..device import device
+from ..errors import UnsupportedError
 from ..ir.indexing import setitem
 from ..ir.ops import OPS
-from ..ir.tensor_api import TensorOps, full_like, prepare
+from ..ir.tensor_api import TensorOps, full_like, prepare, where
 from ..ir.types import Size, TensorType
 from . import autograd as ag
 from .grad_mode import is_grad_enabled
@@ -32,6 +38,9 @@ _NON_LEAF_GRAD_WARNING = (
     "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
     "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
     "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead.")
+
+_SCALAR_TYPE = {"float16": "Half", "float32": "Float", "float64": "Double", "int32": "Int",
+                "int64": "Long", "bool": "Bool"}     # PyTorch's names in dtype error messages
 
 
 class Tensor(TensorOps):
@@ -43,28 +52,37 @@ class Tensor(TensorOps):
     """
 
     __slots__ = ("_data", "_dtype", "_requires_grad", "_grad_fn", "_grad", "_vbox",
-                 "_retains_grad", "_hooks", "_accumulator", "__weakref__")
+                 "_retains_grad", "_accumulator", "_base", "_view_of", "__weakref__")
     _priority = 1
+    __array_priority__ = 1000     # `np.float64(2.0) * t` calls Tensor.__rmul__, as in PyTorch
 
     # ---- construction ----
     @classmethod
     def _make(cls, data: np.ndarray, dtype: dt.DType, *, grad_fn: ag.Node | None = None,
               vbox: list[int] | None = None) -> Tensor:
         t = object.__new__(cls)
-        t._data, t._dtype, t._grad_fn = data, dtype, grad_fn
-        t._requires_grad = False
-        t._grad = t._hooks = t._accumulator = None
-        t._vbox = vbox if vbox is not None else [0]
-        t._retains_grad = False
+        t._init(data, dtype, grad_fn, vbox)
         return t
 
-    def __init__(self, data: Any = (), *, dtype: Any = None, requires_grad: bool = False) -> None:
+    def _init(self, data: np.ndarray, dtype: dt.DType, grad_fn: ag.Node | None,
+              vbox: list[int] | None) -> None:
+        self._data, self._dtype, self._grad_fn = data, dtype, grad_fn
+        self._requires_grad = self._retains_grad = False
+        self._grad = self._accumulator = self._base = self._view_of = None
+        self._vbox = vbox if vbox is not None else [0]
+
+    def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        """PyTorch's legacy constructor: `Tensor([1, 2])` holds float32 data, `Tensor(2, 3)` is
+        an uninitialised 2x3 float32 tensor. Prefer `tracegrad.tensor`, which infers the dtype."""
         from .creation import to_array
-        array, kind = to_array(data, dtype)
-        self._data, self._dtype, self._grad_fn = array, kind, None
-        self._requires_grad = False
-        self._grad = self._hooks = self._accumulator = None
-        self._vbox, self._retains_grad = [0], False
+        kind = dt.float32 if dtype is None else dt.as_dtype(dtype)
+        if len(data) == 1 and isinstance(data[0], Size):
+            data = tuple(data[0])
+        if all(isinstance(n, builtins.int) and not isinstance(n, builtins.bool) for n in data):
+            array = np.empty(data if data else (0,), kind.np)
+        else:
+            array, kind = to_array(data[0] if len(data) == 1 else list(data), kind)
+        self._init(array, kind, None, None)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -159,11 +177,14 @@ class Tensor(TensorOps):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(value).__name__}")
             if tuple(value.shape) != tuple(self.shape):
-                raise RuntimeError(f"assigned grad has data of a different size: expected "
-                                   f"{list(self.shape)}, got {list(value.shape)}")
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' "
+                                   f"to a tensor of size '{list(self.shape)}'. Please ensure that "
+                                   "the gradient and the tensor are the same size")
             if value.dtype is not self.dtype:
-                raise RuntimeError(f"assigned grad has data of a different type: expected "
-                                   f"{self.dtype.name}, got {value.dtype.name}")
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{value.dtype.name}' to a tensor with dtype "
+                                   f"'{self.dtype.name}'. The gradient must match the tensor's "
+                                   "dtype")
         self._grad = value
 
     @property
@@ -180,12 +201,7 @@ class Tensor(TensorOps):
         """Run `hook(grad)` when this tensor's gradient is computed; it may return a new grad."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._grad_fn is not None:
-            hooks = self._grad_fn._pre_hooks
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
+        hooks = (self._grad_fn or self._accumulate_node())._pre_hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
@@ -219,6 +235,11 @@ class Tensor(TensorOps):
     # ---- the op hook ----
     def _apply(self, op: str, *operands: Any, **attrs: Any) -> Tensor:
         op_def = OPS[op]
+        for x in operands:
+            if isinstance(x, ag.Unavailable):      # a VJP rule read a freed or changed value
+                x._concrete()
+            if isinstance(x, Tensor) and x._base is not None:
+                x._check_view()
         types = tuple(x.type_ if isinstance(x, Tensor) else x for x in operands)
         out_type = op_def.infer(*types, **attrs)
         arrays = [x._data if isinstance(x, Tensor) else x for x in operands]
@@ -226,12 +247,30 @@ class Tensor(TensorOps):
         if not isinstance(data, np.ndarray) or data.dtype != out_type.dtype.np:
             data = np.asarray(data, dtype=out_type.dtype.np)
         out = Tensor._make(data, out_type.dtype)
-        if op_def.vjp is not None and is_grad_enabled() and any(
-                isinstance(x, Tensor) and x.requires_grad for x in operands):
+        aliased = any(isinstance(x, Tensor) and x._data is data for x in operands)
+        if data.base is not None or aliased:
+            out._become_view(operands)
+        if op_def.vjp is not None and out_type.dtype.is_floating_point and is_grad_enabled() \
+                and any(isinstance(x, Tensor) and x.requires_grad for x in operands):
             name = op_def.grad_fn_name(types, attrs)
             node = ag.node_class(name, ag.OpNode)(op_def, attrs, operands, types, out, out_type)
             out._set_grad_fn(node)
         return out
+
+    def _become_view(self, operands: tuple) -> None:
+        for x in operands:
+            if isinstance(x, Tensor) and np.may_share_memory(self._data, x._data):
+                self._vbox, self._base = x._vbox, x._base if x._base is not None else x
+                self._view_of = self._base._grad_fn
+                return
+
+    def _check_view(self) -> None:
+        if self._base._grad_fn is not self._view_of:
+            raise UnsupportedError(
+                "this tensor is a view (a slice, reshape, transpose or expand) taken before its "
+                "base tensor was changed in place with autograd recording; PyTorch rebases such "
+                "views, tracegrad does not. Take the view again after the in-place change, or "
+                "clone() it before.")
 
     def _set_grad_fn(self, node: ag.Node) -> None:
         self._grad_fn = node
@@ -239,7 +278,7 @@ class Tensor(TensorOps):
 
     def _composite(self, name: str, fn: Callable, *operands: Any, **static: Any) -> Any:
         out = fn(*operands, **static)
-        if out._grad_fn is not None:
+        if out._grad_fn is not None and not any(out is x for x in operands):
             node = ag.node_class(name, ag.CompositeNode)(out._grad_fn, operands)
             out._set_grad_fn(node)
         return out
@@ -261,7 +300,8 @@ class Tensor(TensorOps):
         return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype)
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
 
     def clone(self) -> Tensor:
         return self._composite("CloneBackward0", _copy, self)
@@ -293,7 +333,7 @@ class Tensor(TensorOps):
         return builtins.int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if spec and self._data.size == 1:
+        if self._data.ndim == 0:           # PyTorch formats a 0-d tensor as its number
             return format(self.item(), spec)
         return format(str(self), spec)
 
@@ -314,27 +354,57 @@ class Tensor(TensorOps):
         return (_rebuild, (self._data, self._dtype.name, self._requires_grad))
 
     # ---- in place ----
-    def _assign(self, new: Tensor) -> Tensor:
-        """Make `self` hold `new`'s value in place (same storage), as PyTorch's in-place ops do."""
-        if is_grad_enabled() and self._grad_fn is None and self._requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+    def _assign(self, new: Tensor, name: str | None = None) -> Tensor:
+        """Make `self` hold `new`'s value in place (same storage), as PyTorch's in-place ops do.
+
+        When autograd records, `self` takes `new`'s history. A node that saved `self` keeps a
+        copy of the old value and saves the written storage instead of its own output. Ops
+        that overwrite without reading `self` (zero_, fill_, copy_) pass PyTorch's node `name`:
+        they record one node that gives `self`'s old history a zero gradient.
+        """
+        self._check_inplace(new)
+        recording = is_grad_enabled() and (self.requires_grad or new.requires_grad)
+        if recording and name is not None:
+            new = self._composite(name, _overwrite, self, new)
+        node = new._grad_fn if recording else None
+        if isinstance(node, ag.OpNode):
+            node.keep_original(self)
+        np.copyto(self._data, new._data, casting="unsafe")
+        self._vbox[0] += 1
+        if node is not None:
+            self._set_grad_fn(node)
+            if isinstance(node, ag.OpNode):
+                node.adopt_output(self)
+        return self
+
+    def _check_inplace(self, new: Tensor) -> None:
+        if is_grad_enabled():
+            if self._grad_fn is None and self._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            if self._base is not None:
+                self._check_view_inplace(new)
         if tuple(new.shape) != tuple(self.shape):
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                                f"shape {list(new.shape)}")
         if new.dtype.category > self._dtype.category:
-            raise RuntimeError(f"result type {new.dtype.name.capitalize()} can't be cast to the "
-                               f"desired output type {self._dtype.name.capitalize()}")
+            raise RuntimeError(f"result type {_SCALAR_TYPE[new.dtype.name]} can't be cast to the "
+                               f"desired output type {_SCALAR_TYPE[self._dtype.name]}")
         if not self._data.flags.writeable:
             raise RuntimeError("unsupported operation: this tensor is a broadcast view whose "
                                "elements share memory; clone() it before writing in place")
-        np.copyto(self._data, new._data, casting="unsafe")
-        self._vbox[0] += 1
-        if new._grad_fn is not None:
-            self._set_grad_fn(new._grad_fn)
-        elif is_grad_enabled():
-            self._grad_fn = None
-        return self
+
+    def _check_view_inplace(self, new: Tensor) -> None:
+        base = self._base
+        if base._grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        self._check_view()
+        if self.requires_grad or new.requires_grad:
+            raise UnsupportedError(
+                "in-place change of a view (a slice, reshape, transpose or expand) of a tensor "
+                "in an autograd graph: PyTorch rebases the base tensor's history, tracegrad does "
+                "not. Write through the base instead (base[index] = value), or clone() the view.")
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._assign(self.add(other, alpha=alpha))
@@ -355,24 +425,31 @@ class Tensor(TensorOps):
         return self._assign(self.clamp(min, max))
 
     def zero_(self) -> Tensor:
-        return self._assign(full_like(self, 0))
+        return self._assign(full_like(self, 0), "ZeroBackward0")
 
     def fill_(self, value: Any) -> Tensor:
-        return self._assign(full_like(self, value))
+        if not isinstance(value, Tensor):
+            return self._assign(full_like(self, value), "FillBackward2")
+        if value.ndim:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+        return self._assign(value.to(self.dtype).broadcast_to(tuple(self.shape)), "FillBackward3")
 
     def copy_(self, src: Any) -> Tensor:
         (value,) = prepare(src, dtype=self.dtype)
-        return self._assign(value.broadcast_to(tuple(self.shape)))
+        return self._assign(value.broadcast_to(tuple(self.shape)), "CopyBackwards")
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         from .creation import generator
         sample = generator().normal(mean, std, self._data.shape)
-        return self._assign(Tensor._make(sample.astype(self._dtype.np), self._dtype))
+        return self._assign(Tensor._make(sample.astype(self._dtype.np), self._dtype),
+                            "NormalBackward0")
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         from .creation import generator
         sample = generator().uniform(a, b, self._data.shape)
-        return self._assign(Tensor._make(sample.astype(self._dtype.np), self._dtype))
+        return self._assign(Tensor._make(sample.astype(self._dtype.np), self._dtype),
+                            "UniformBackward0")
 
     __iadd__ = add_
     __isub__ = sub_
@@ -405,6 +482,11 @@ class Tensor(TensorOps):
 
 def _copy(x: Tensor) -> Tensor:
     return x * 1 if x.requires_grad else Tensor._make(x._data.copy(), x._dtype)
+
+
+def _overwrite(old: Tensor, value: Tensor) -> Tensor:
+    """`value`, recorded so that `old` gets a zero gradient (the history of zero_/fill_/copy_)."""
+    return where(full_like(old, False, dt.bool_), old, value)
 
 
 def _numpy_key(key: Any) -> Any:

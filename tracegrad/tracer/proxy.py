@@ -71,6 +71,25 @@ class Proxy(SymbolicTensor):
     def clone(self) -> Proxy:
         return self.builder.wrap(self.value)
 
+    @property
+    def data(self) -> Proxy:
+        """A detached alias, as eager `.data`; assigning to it (`w.data -= u`) rebinds `w` to
+        the new value, detached (eager changes the data without recording the change)."""
+        return self.stop_gradient()
+
+    @data.setter
+    def data(self, new: Any) -> None:
+        (new,) = prepare(new, dtype=self.dtype)
+        if not isinstance(new, SymbolicTensor):          # a Python number
+            new = full_like(self, new)
+        self._rebind(new.stop_gradient())
+
+    @property
+    def grad(self) -> Any:
+        raise TraceError(f"{user_location()}: .grad is not available inside a traced function "
+                         "(there is no backward() pass while tracing); compute gradients with "
+                         "tracegrad.grad(f) or value_and_grad(f)")
+
     # ---- in-place ops become pure ops; the proxy now names the new value ----
     def _rebind(self, new: SymbolicTensor) -> Proxy:
         (new,) = prepare(new, dtype=self.dtype)

@@ -37,6 +37,13 @@ def is_array_like(x: Any) -> bool:
     return isinstance(x, (TensorOps, np.ndarray))
 
 
+def concrete_array(x: Any) -> np.ndarray:
+    """The data of a tensor or array argument (a tensor that requires grad included)."""
+    if isinstance(x, TensorOps):
+        return np.asarray(x._concrete())
+    return np.asarray(x)
+
+
 def leaf_type(x: Any) -> TensorType:
     """The IR type of a tensor or array argument."""
     if isinstance(x, TensorOps):
@@ -108,7 +115,9 @@ def _leaf_names(fn: Callable, args: tuple, kwargs: dict) -> list[str]:
         else:
             by_position += leaf_paths(value, pname)
     leaves, _ = flatten((args, kwargs))
-    return by_position if len(by_position) == len(leaves) else [f"in_{i}" for i in range(len(leaves))]
+    if len(by_position) != len(leaves):
+        return [f"in_{i}" for i in range(len(leaves))]
+    return by_position
 
 
 def _parameter_kind(fn: Callable, name: str) -> Any:

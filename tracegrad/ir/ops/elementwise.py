@@ -1,8 +1,8 @@
 """Elementwise ops: one stanza each. Operands share a shape and dtype (the tensor layer casts
 and broadcasts), literals are inline Python scalars.
 
-Scalar templates are expressions over `{0}`, `{1}`, ... (and `{attr}` for attributes) valid in
-Python and Numba. Function names in templates (`exp`, `log`, `tanh`, ...) are resolved by
+Scalar templates are expressions over `{0}`, `{1}`, ... (and `{attr}` for attributes, `{z}` for
+a zero of the operand dtype, so literals never widen a float32 kernel) valid in Python and Numba. Function names in templates (`exp`, `log`, `tanh`, ...) are resolved by
 codegen to the vectorized math of the kernel's dtype; the lowering binds each operand to a local
 name first, so a template may repeat `{0}`.
 """
@@ -38,8 +38,8 @@ _unary("neg", np.negative, "(-{0})", lambda g, out, x: (-g,), infer=rules.elemen
 _unary("exp", _quiet(np.exp), "exp({0})", lambda g, out, x: (g * out,))
 _unary("log", _quiet(np.log), "log({0})", lambda g, out, x: (g / x,))
 _unary("log1p", _quiet(np.log1p), "log1p({0})", lambda g, out, x: (g / (x + 1.0),))
-_unary("sin", np.sin, "sin({0})", lambda g, out, x: (g * x.cos(),))
-_unary("cos", np.cos, "cos({0})", lambda g, out, x: (g * -x.sin(),))
+_unary("sin", _quiet(np.sin), "sin({0})", lambda g, out, x: (g * x.cos(),))
+_unary("cos", _quiet(np.cos), "cos({0})", lambda g, out, x: (g * -x.sin(),))
 _unary("tanh", np.tanh, "tanh({0})", lambda g, out, x: (g * (1.0 - out * out),))
 _unary("sqrt", _quiet(np.sqrt), "sqrt({0})", lambda g, out, x: (g / (out * 2.0),))
 
@@ -58,10 +58,11 @@ def _relu_vjp(g, out, x):
     return (where(x > 0, g, 0.0),)     # PyTorch: the gradient at 0 is 0
 
 
-_unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype), "({0} if not {0} <= 0 else 0)",
+_unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype), "({0} if not {0} <= {z} else {z})",
        _relu_vjp, infer=rules.elementwise)
 _unary("abs", np.abs, "abs({0})", lambda g, out, x: (g * x.sign(),), infer=rules.elementwise)
-_unary("sign", np.sign, "(({0} > 0) - ({0} < 0))", None, infer=rules.elementwise)
+_unary("sign", lambda x: np.subtract(x > 0, x < 0, dtype=x.dtype),
+       "(({0} > {z}) - ({0} < {z}))", None, infer=rules.elementwise)   # PyTorch: sign(nan) = 0
 
 
 def _clamp_vjp(g, out, x, *, min, max):
@@ -99,10 +100,11 @@ def _binary(name, compute, scalar, vjp, infer=rules.elementwise, **extra):
     define(name, E, arity=2, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
 
 
-_binary("add", np.add, "({0} + {1})", lambda g, out, x, y: (g, g))
-_binary("sub", np.subtract, "({0} - {1})", lambda g, out, x, y: (g, lambda: -g),
+_binary("add", _quiet(np.add), "({0} + {1})", lambda g, out, x, y: (g, g))
+_binary("sub", _quiet(np.subtract), "({0} - {1})", lambda g, out, x, y: (g, lambda: -g),
         eager_name=lambda ops, attrs: "SubBackward0" if is_tensor_type(ops[0]) else "RsubBackward1")
-_binary("mul", np.multiply, "({0} * {1})", lambda g, out, x, y: (lambda: g * y, lambda: g * x))
+_binary("mul", _quiet(np.multiply), "({0} * {1})",
+        lambda g, out, x, y: (lambda: g * y, lambda: g * x))
 _binary("div", _quiet(np.true_divide), "({0} / {1})",
         lambda g, out, x, y: (lambda: g / y, lambda: -g * x / (y * y)), infer=rules.floating)
 
@@ -122,8 +124,8 @@ def _pow_base_grad(g, x, y):
 
 def _pow_exponent_grad(g, out, x, y):
     grad = g * (out * _log_of(x))
-    if not is_tensor(x):
-        return grad
+    if not is_tensor(x):                 # a literal base: a static fact, so a Python branch
+        return where(y >= 0, 0.0, grad) if x == 0 else grad
     return where(x == 0, where(y >= 0, 0.0, grad), grad)   # PyTorch masks 0 ** y for y >= 0
 
 

@@ -39,8 +39,13 @@ def _np_reduce(fn):
     return compute
 
 
+def _sum_compute(a, *, axes, keepdims):
+    """The sum keeps the input's dtype (numpy would widen int32 to int64; `infer` says int32)."""
+    return np.sum(a, axis=axes, keepdims=keepdims, dtype=a.dtype)
+
+
 define("sum", R, arity=1, attrs=("axes", "keepdims"), infer=rules.reduce,
-       compute=_np_reduce(np.sum), vjp=_sum_vjp, eager_name=_reduce_name("Sum", 0, 1))
+       compute=_sum_compute, vjp=_sum_vjp, eager_name=_reduce_name("Sum", 0, 1))
 define("max", R, arity=1, attrs=("axes", "keepdims"), infer=rules.extreme,
        compute=_np_reduce(np.max), vjp=_extreme_vjp, eager_name=_reduce_name("Max", 1, 0))
 define("min", R, arity=1, attrs=("axes", "keepdims"), infer=rules.extreme,
@@ -64,7 +69,8 @@ def sum_to_numpy(a: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
-    return np.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a.reshape(shape)
+    summed = np.sum(a, axis=axes, keepdims=True, dtype=a.dtype) if axes else a
+    return summed.reshape(shape)
 
 
 define("sum_to", R, arity=1, attrs=("shape",), infer=rules.sum_to, compute=sum_to_numpy,

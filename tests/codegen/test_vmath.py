@@ -1,0 +1,409 @@
+"""tracegrad.codegen.vmath: accuracy in ulps, special values, vectorization, reductions, switch.
+
+One small map kernel per function and dtype is compiled once per session (cached below) and
+reused by the accuracy, special-value and vectorization tests. References: float64 numpy for
+float32 results; long double (80-bit on x86-64 Linux, libm's *l functions) for float64 ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+import scipy.special
+from llvmlite import binding as llvm
+from numba import njit
+
+from tracegrad.codegen import vmath
+
+pytestmark = pytest.mark.numba
+
+LD = np.longdouble
+DTYPES = {"f32": np.float32, "f64": np.float64}
+MAX_ULP = {"f32": 2.0, "f64": 4.0}
+PI_LD = LD("3.14159265358979323846264338327950288")
+needs_vmath = pytest.mark.skipif(not vmath.ENABLED, reason="TRACEGRAD_VMATH=0")
+needs_avx2 = pytest.mark.skipif(not llvm.get_host_cpu_features().get("avx2"),
+                                reason="vector-width checks assume AVX2")
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def map_kernel(name: str, suffix: str):
+    fn = vmath.get(name, suffix)
+    if name in ("pow", "minimum", "maximum"):
+
+        @njit(error_model="numpy")
+        def kernel2(x, y, out):
+            for i in range(x.size):
+                out[i] = fn(x[i], y[i])
+
+        return kernel2
+
+    @njit(error_model="numpy")
+    def kernel(x, y, out):
+        for i in range(x.size):
+            out[i] = fn(x[i])
+
+    return kernel
+
+
+def apply(name: str, suffix: str, x, y=None) -> np.ndarray:
+    x = np.asarray(x, dtype=DTYPES[suffix])
+    y = x if y is None else np.asarray(y, dtype=DTYPES[suffix])
+    out = np.empty_like(x)
+    map_kernel(name, suffix)(x, y, out)
+    return out
+
+
+def ulp_error(y: np.ndarray, ref: np.ndarray, dtype: type) -> np.ndarray:
+    """|y - ref| in ulps of ref rounded to dtype; matching NaNs and infinities count as 0."""
+    with np.errstate(all="ignore"):
+        rounded = ref.astype(dtype)
+        spacing = np.spacing(np.abs(rounded)).astype(ref.dtype)
+        spacing = np.where(np.isinf(rounded), np.spacing(np.finfo(dtype).max), spacing)
+        err = np.abs(y.astype(ref.dtype) - ref) / spacing
+    same = (np.isnan(y) & np.isnan(ref)) | (y.astype(ref.dtype) == ref)
+    same |= np.isinf(y) & (y.astype(ref.dtype) == rounded.astype(ref.dtype))
+    return np.where(same, 0.0, np.where(np.isnan(err), np.inf, err))
+
+
+def erf_longdouble(x: np.ndarray) -> np.ndarray:
+    """erf to ~1e-19: Taylor series below 2.5, the erfc continued fraction above."""
+    a = np.abs(x.astype(LD))
+    out = np.empty_like(a)
+    low = a < 2.5
+    s, term, x2 = a[low].copy(), a[low].copy(), a[low] ** 2
+    for n in range(1, 70):  # 6.25**69 / 69! < 1e-25
+        term = -term * x2 / n
+        s += term / (2 * n + 1)
+    out[low] = s * 2 / np.sqrt(PI_LD)
+    b = np.minimum(a[~low], LD(30))
+    frac = b.copy()
+    for k in range(150, 0, -1):
+        frac = b + (LD(k) / 2) / frac
+    out[~low] = 1 - np.exp(-b * b) / (np.sqrt(PI_LD) * frac)
+    return np.copysign(out, x.astype(LD))
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def reference(name: str, x: np.ndarray, y: np.ndarray | None, suffix: str) -> np.ndarray:
+    wide = x.astype(np.float64 if suffix == "f32" else LD)
+    with np.errstate(all="ignore"):
+        if name == "pow":
+            return np.power(wide, y.astype(wide.dtype))
+        if name == "erf":
+            return scipy.special.erf(wide) if suffix == "f32" else erf_longdouble(x)
+        own = {"sigmoid": _sigmoid, "softplus": _softplus}
+        return own[name](wide) if name in own else getattr(np, name)(wide)
+
+
+def samples(name: str, dtype: type, n: int = 300_000) -> np.ndarray:
+    """Dense grid and random points on the interesting range, magnitudes over the whole
+    float range (both signs, subnormals included), and the named edges."""
+    rng = np.random.default_rng(zlib.crc32(f"{name}{dtype.__name__}".encode()))
+    fi = np.finfo(dtype)
+    lo, hi = {"exp": (-760, 720), "expm1": (-50, 720), "log": (0, 4), "log1p": (-1, 4),
+              "tanh": (-20, 20), "sigmoid": (-760, 760), "softplus": (-760, 760),
+              "sin": (-100, 100), "cos": (-100, 100), "erf": (-7, 7)}[name]
+    mags = np.exp(rng.uniform(np.log(float(fi.smallest_subnormal)), np.log(float(fi.max)), n))
+    edges = [0.0, -0.0, np.inf, -np.inf, np.nan, float(fi.smallest_subnormal),
+             float(fi.tiny), 1.0, -1.0, 0.5, 2.0, 88.72283, 88.72284, -87.33654, -103.97208,
+             709.782712893384, 709.7828, -708.39641853226, -745.1332191019411, 9.01, 19.06,
+             3.92, 5.93, 0.625, 0.75, 1.0 - 2**-24, -1.0 + 2**-24]
+    parts = [np.linspace(lo, hi, n), rng.uniform(lo, hi, n), rng.uniform(-1, 1, n), mags, -mags,
+             np.array(edges)]
+    with np.errstate(over="ignore"):
+        x = np.concatenate(parts).astype(dtype)
+    if name in ("sin", "cos") and dtype is np.float64:
+        x = x[~(np.abs(x) >= vmath.SINCOS_F64_LIMIT)]  # documented limit, tested separately
+    return x
+
+
+UNARY = [name for name in vmath.FUNCTIONS if name != "pow"]
+CASES = [(name, s) for name in UNARY for s in DTYPES]
+
+
+# ---- accuracy ----------------------------------------------------------------------------------
+
+
+@needs_vmath
+@pytest.mark.parametrize(("name", "suffix"), CASES, ids=[f"{n}_{s}" for n, s in CASES])
+def test_vmath_unary_error_within_ulp_bound(name, suffix):
+    x = samples(name, DTYPES[suffix])
+    err = ulp_error(apply(name, suffix, x), reference(name, x, None, suffix), DTYPES[suffix])
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[suffix], f"{name}_{suffix}({x[worst]!r}): {err[worst]:.2f} ulp"
+
+
+@needs_vmath
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_pow_error_within_ulp_bound(suffix):
+    dtype, rng, n = DTYPES[suffix], np.random.default_rng(5), 300_000
+    top = 300.0 if suffix == "f32" else 700.0
+    x = np.concatenate([rng.uniform(0, 10, n), np.exp(rng.uniform(-top, top, n)),
+                        rng.uniform(0.5, 2, n), -rng.uniform(0, 10, n)])
+    y = np.concatenate([rng.uniform(-10, 10, n), rng.uniform(-1, 1, n),
+                        rng.uniform(-top * 1.1, top * 1.1, n), np.round(rng.uniform(-30, 30, n))])
+    with np.errstate(over="ignore"):
+        x, y = x.astype(dtype), y.astype(dtype)
+    err = ulp_error(apply("pow", suffix, x, y), reference("pow", x, y, suffix), dtype)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP[suffix], f"pow({x[worst]!r}, {y[worst]!r}): {err[worst]:.2f}"
+
+
+@needs_vmath
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_vmath_sincos_f32_exact_near_multiples_of_half_pi(name):
+    # the hard cases for argument reduction: float32 values closest to k*pi/2, up to 2**20 * pi
+    k = np.arange(1, 2**21, 7, dtype=np.float64)
+    x = (k * (np.pi / 2)).astype(np.float32)
+    err = ulp_error(apply(name, "f32", x), getattr(np, name)(x.astype(np.float64)), np.float32)
+    assert err.max() <= 1.0
+
+
+@needs_vmath
+def test_vmath_sincos_f64_nan_beyond_documented_limit():
+    x = np.array([vmath.SINCOS_F64_LIMIT, -1e300, 1e20])
+    assert np.isnan(apply("sin", "f64", x)).all()
+    assert np.isnan(apply("cos", "f64", x)).all()
+    assert np.isfinite(apply("sin", "f64", [vmath.SINCOS_F64_LIMIT * 0.99])).all()
+
+
+# ---- special values ----------------------------------------------------------------------------
+
+INF, NAN = np.inf, np.nan
+SPECIALS = {  # name: [(x, expected)], exact including the sign of zero
+    "exp": [(-INF, 0.0), (INF, INF), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0), (-1e4, 0.0),
+            (1e4, INF)],
+    "expm1": [(-INF, -1.0), (INF, INF), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (-1e4, -1.0),
+              (1e4, INF)],
+    "log": [(0.0, -INF), (-0.0, -INF), (-1.0, NAN), (-INF, NAN), (INF, INF), (NAN, NAN),
+            (1.0, 0.0)],
+    "log1p": [(-1.0, -INF), (-2.0, NAN), (-INF, NAN), (INF, INF), (NAN, NAN), (0.0, 0.0),
+              (-0.0, -0.0)],
+    "tanh": [(INF, 1.0), (-INF, -1.0), (30.0, 1.0), (-30.0, -1.0), (1e30, 1.0), (NAN, NAN),
+             (0.0, 0.0), (-0.0, -0.0)],
+    "sigmoid": [(INF, 1.0), (-INF, 0.0), (0.0, 0.5), (NAN, NAN), (1e4, 1.0), (-1e4, 0.0)],
+    "softplus": [(INF, INF), (-INF, 0.0), (NAN, NAN), (1e4, 1e4), (-1e4, 0.0)],
+    "sin": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0)],
+    "cos": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0)],
+    "erf": [(INF, 1.0), (-INF, -1.0), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (10.0, 1.0)],
+}
+SPECIAL_CASES = [(n, s) for n in SPECIALS for s in DTYPES]
+
+
+@pytest.mark.parametrize(("name", "suffix"), SPECIAL_CASES,
+                         ids=[f"{n}_{s}" for n, s in SPECIAL_CASES])
+def test_vmath_special_values_follow_c99(name, suffix):
+    x, expected = (np.array(v, dtype=DTYPES[suffix]) for v in zip(*SPECIALS[name]))
+    got = apply(name, suffix, x)
+    same = (got == expected) & (np.signbit(got) == np.signbit(expected))
+    same |= np.isnan(got) & np.isnan(expected)
+    assert same.all(), f"{name}_{suffix}: x={x[~same]}, got {got[~same]}, want {expected[~same]}"
+
+
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_pow_special_values_match_numpy(suffix):
+    values = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 2.5, -2.5, INF,
+                       -INF, NAN, 1e-40, -1e-300, 1e30], dtype=DTYPES[suffix])
+    x, y = (a.ravel() for a in np.meshgrid(values, values))
+    got = apply("pow", suffix, x, y)
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+        close = np.abs(got - want) <= 2 * np.spacing(np.abs(want))
+    same = (got == want) & (np.signbit(got) == np.signbit(want))
+    same |= np.isnan(got) & np.isnan(want)
+    ok = same | (np.isfinite(want) & (want != 0) & close)
+    assert ok.all(), list(zip(x[~ok], y[~ok], got[~ok], want[~ok]))
+
+
+@needs_vmath
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_exp_subnormal_results_are_accurate(suffix):
+    dtype = DTYPES[suffix]
+    fi = np.finfo(dtype)
+    lo, hi = math.log(float(fi.smallest_subnormal)), math.log(float(fi.tiny))
+    x = np.linspace(lo - 0.5, hi, 200_001).astype(dtype)
+    err = ulp_error(apply("exp", suffix, x), reference("exp", x, None, suffix), dtype)
+    assert err.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["sqrt", "abs", "floor"])
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_intrinsic_functions_match_numpy_exactly(name, suffix):
+    x = np.array([-2.5, -0.0, 0.0, 0.3, 1.0, 2.5, 1e30, INF, -INF, NAN, 5e-324],
+                 dtype=DTYPES[suffix])
+    with np.errstate(invalid="ignore"):
+        want = {"sqrt": np.sqrt, "abs": np.abs, "floor": np.floor}[name](x)
+    np.testing.assert_array_equal(apply(name, suffix, x), want)
+
+
+@pytest.mark.parametrize("name", ["minimum", "maximum"])
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_minimum_maximum_propagate_nan_like_numpy(name, suffix):
+    values = np.array([-1.0, 0.5, 2.0, INF, -INF, NAN], dtype=DTYPES[suffix])
+    x, y = (a.ravel() for a in np.meshgrid(values, values))
+    np.testing.assert_array_equal(apply(name, suffix, x, y), getattr(np, name)(x, y))
+
+
+# ---- vectorization -----------------------------------------------------------------------------
+
+VECTOR_WIDTH = {"f32": r"<8 x float>", "f64": r"<4 x double>"}
+COMPUTED_IN_F64 = {("sin", "f32"), ("cos", "f32")}  # float64 inside: 4 lanes
+ALL_CASES = [(n, s) for n in vmath.FUNCTIONS + vmath.INTRINSICS for s in DTYPES]
+
+
+@needs_vmath
+@needs_avx2
+@pytest.mark.parametrize(("name", "suffix"), ALL_CASES, ids=[f"{n}_{s}" for n, s in ALL_CASES])
+def test_vmath_map_loop_vectorizes_without_calls(name, suffix):
+    kernel = map_kernel(name, suffix)
+    apply(name, suffix, [1.0])  # compile
+    llvm_ir = kernel.inspect_llvm(kernel.signatures[0])
+    width = r"<4 x double>" if (name, suffix) in COMPUTED_IN_F64 else VECTOR_WIDTH[suffix]
+    assert re.search(width, llvm_ir), f"{name}_{suffix}: loop not vectorized"
+    # every vmath function is inlined: no call left except LLVM intrinsics and runtime helpers
+    callees = set(re.findall(r"call [^@]*@([\w.$]+)\(", llvm_ir))
+    called = {c for c in callees if not c.startswith(("llvm.", "NRT_", "Py", "numba_"))}
+    assert not any("tracegrad" in c for c in called), called
+
+
+@needs_vmath
+@needs_avx2
+def test_vmath_exp_f32_loop_uses_packed_fma():
+    kernel = map_kernel("exp", "f32")
+    apply("exp", "f32", [1.0])
+    asm = kernel.inspect_asm(kernel.signatures[0])
+    assert re.search(r"vfn?madd\w*ps\s+[^\n]*%ymm", asm), "no packed FMA on ymm registers"
+
+
+@needs_avx2
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_sum_loop_vectorizes_with_reassoc_only_on_the_add(suffix):
+    vmath.get("sum", suffix)(np.ones(8, DTYPES[suffix]))
+    dispatcher = vmath.get("sum", suffix)
+    llvm_ir = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    assert re.search(r"fadd reassoc " + VECTOR_WIDTH[suffix], llvm_ir)
+    assert "fast" not in re.findall(r"f(?:add|mul|sub) (\w+)", llvm_ir)
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, vmath.SUM_BLOCK - 1, vmath.SUM_BLOCK,
+                               vmath.SUM_BLOCK + 1, 100_003])
+@pytest.mark.parametrize("suffix", DTYPES)
+def test_vmath_sum_within_stated_bound(suffix, n):
+    dtype = DTYPES[suffix]
+    x = np.random.default_rng(n).standard_normal(n).astype(dtype) * dtype(1e3)
+    got = vmath.get("sum", suffix)(x)
+    exact = math.fsum(x.astype(np.float64).tolist())
+    u = np.finfo(dtype).eps / 2
+    bound = (vmath.SUM_BLOCK + 8 + n / vmath.SUM_BLOCK * 2**-29) * u * np.abs(x).sum(
+        dtype=np.float64) + np.spacing(dtype(abs(exact)))
+    assert abs(float(got) - exact) <= bound
+    assert float(got) == float(dtype(got))  # rounded to the dtype
+
+
+def test_vmath_sum_f32_beats_serial_float32_accumulation():
+    x = np.random.default_rng(1).uniform(0, 1, 1_000_000).astype(np.float32)
+    exact = math.fsum(x.astype(np.float64).tolist())
+    serial = float(np.cumsum(x, dtype=np.float32)[-1])  # cumsum adds in order
+    blocked = float(vmath.sum_f32(x))
+    assert abs(blocked - exact) * 10 < abs(serial - exact)
+    assert abs(blocked - exact) / exact < 1e-6
+
+
+@needs_avx2
+def test_vmath_maximum_is_a_vectorizable_reduction_step():
+    @njit(error_model="numpy")
+    def max_reduce(x):
+        acc = np.float32(-np.inf)
+        for i in range(x.size):
+            acc = vmath.maximum_f32(acc, x[i])
+        return acc
+
+    x = np.random.default_rng(2).standard_normal(10_001).astype(np.float32)
+    assert max_reduce(x) == x.max()
+    x[5000] = np.nan
+    assert np.isnan(max_reduce(x))
+    assert "llvm.vector.reduce.fmaximum" in max_reduce.inspect_llvm(max_reduce.signatures[0])
+
+
+# ---- API, switch and plain-Python paths --------------------------------------------------------
+
+
+def test_vmath_public_names_are_dispatchers_callable_from_python():
+    for name in vmath.FUNCTIONS + vmath.INTRINSICS:
+        for suffix, dtype in DTYPES.items():
+            fn = vmath.get(name, suffix)
+            assert fn is getattr(vmath, f"{name}_{suffix}") is vmath.get(name, dtype)
+            assert hasattr(fn, "py_func")
+    assert vmath.exp_f32(1.0) == vmath.exp_f32(np.float32(1.0))  # the argument is cast
+    assert isinstance(vmath.exp_f32(1.0), float) and abs(vmath.exp_f32(1.0) - math.e) < 3e-7
+
+
+def _run_python(code: str, **env: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=120, check=True)
+    return result.stdout
+
+
+POINTS = (-3.7, -0.4, 1e-3, 0.6, 2.2, 9.5)
+_PROBE = f"""
+import warnings; warnings.simplefilter("ignore")
+import numpy as np
+from tracegrad.codegen import vmath
+print(vmath.ENABLED, vmath.CACHE_TOKEN)
+for name in vmath.FUNCTIONS:
+    for s in ("f32", "f64"):
+        f, t = vmath.get(name, s), np.float32 if s == "f32" else np.float64
+        args = [(t(abs(p)), t(p)) if name == "pow" else (t(p),) for p in {POINTS!r}]
+        print(name, s, *[repr(float(f(*a))) for a in args])
+"""
+
+
+def _parse_probe(out: str) -> tuple[str, dict]:
+    head, *lines = out.strip().splitlines()
+    return head, {tuple(ln.split()[:2]): np.array(ln.split()[2:], float) for ln in lines}
+
+
+def test_vmath_plain_python_agrees_with_compiled():
+    """NUMBA_DISABLE_JIT=1 runs the same algorithms in Python (numpy scalars, no FMA)."""
+    _, python = _parse_probe(_run_python(_PROBE, NUMBA_DISABLE_JIT="1"))
+    for (name, s), values in python.items():
+        dtype = DTYPES[s]
+        x = np.array(POINTS, dtype)
+        compiled = apply(name, s, np.abs(x), x) if name == "pow" else apply(name, s, x)
+        err = ulp_error(values.astype(dtype), compiled.astype(np.float64 if s == "f32" else LD),
+                        dtype)
+        assert err.max() <= 2, (name, s, values, compiled)
+
+
+def test_vmath_switch_off_uses_library_calls():
+    head, library = _parse_probe(_run_python(_PROBE, TRACEGRAD_VMATH="0"))
+    enabled, token = head.split()
+    assert enabled == "False" and token.startswith("vmath-off-") and token != vmath.CACHE_TOKEN
+    x = np.array(POINTS)
+    for (name, s), values in library.items():
+        ref = reference(name, np.abs(x), x, "f32") if name == "pow" else reference(
+            name, x, None, "f32")
+        np.testing.assert_allclose(values, ref, rtol=1e-5 if s == "f32" else 1e-13, atol=1e-30)
