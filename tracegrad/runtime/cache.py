@@ -75,7 +75,8 @@ class KernelCache:
 
     def key(self, graph: Graph, phase: str, options: str) -> str:
         from .. import __version__
-        parts = (structural_key(graph), phase, options, __version__, _FINGERPRINT,
+        from ..codegen.vmath import CACHE_TOKEN
+        parts = (structural_key(graph), phase, options, __version__, _FINGERPRINT, CACHE_TOKEN,
                  numba.__version__, np.__version__, str(jit_enabled()))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 

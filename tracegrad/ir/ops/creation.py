@@ -20,7 +20,7 @@ class ArrayConst:
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
-        data = np.ascontiguousarray(self.array).copy()
+        data = np.array(self.array, copy=True, order="C")   # keeps 0-d arrays 0-d
         data.setflags(write=False)
         object.__setattr__(self, "array", data)
         object.__setattr__(self, "digest", hashlib.sha256(

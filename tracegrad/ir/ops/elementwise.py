@@ -55,7 +55,7 @@ _unary("softplus", lambda x: np.logaddexp(0.0, x).astype(x.dtype, copy=False),
 
 
 def _relu_vjp(g, out, x):
-    return (where(x > 0, g, 0.0),)     # PyTorch: the gradient at 0 is 0
+    return (where(out > 0, g, 0.0),)   # reads the output, as PyTorch saves it; 0 at x = 0
 
 
 _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype), "({0} if not {0} <= {z} else {z})",

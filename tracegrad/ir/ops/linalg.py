@@ -7,23 +7,26 @@ import numpy as np
 from . import Kind, define, rules
 
 
-def _as_matrix(t, row: bool):
-    """A 1-D operand as a 1×n row (left) or n×1 column (right); matrices unchanged."""
-    if t.ndim > 1:
-        return t
-    return t.reshape((1, t.shape[0]) if row else (t.shape[0], 1))
+def _matrix_shape(shape, row: bool):
+    """A 1-D operand's shape as a 1×n row (left) or n×1 column (right); matrices unchanged."""
+    shape = tuple(shape)
+    if len(shape) > 1:
+        return shape
+    return (1, shape[0]) if row else (shape[0], 1)
 
 
 def _matmul_vjp(g, out, a, b):
-    a2, b2 = _as_matrix(a, row=True), _as_matrix(b, row=False)
-    batch = a2.shape[:-2] if a2.ndim >= b2.ndim else b2.shape[:-2]
-    g2 = g.reshape(tuple(batch) + (a2.shape[-2], b2.shape[-1]))
-    return (lambda: _fit(g2 @ b2.mT, a, a2), lambda: _fit(a2.mT @ g2, b, b2))
+    """Each operand is read only inside the other's gradient, as PyTorch saves them."""
+    a_shape, b_shape = _matrix_shape(a.shape, row=True), _matrix_shape(b.shape, row=False)
+    batch = a_shape[:-2] if len(a_shape) >= len(b_shape) else b_shape[:-2]
+    g2 = g.reshape(batch + (a_shape[-2], b_shape[-1]))
+    return (lambda: _fit(g2 @ b.reshape(b_shape).mT, a, a_shape),
+            lambda: _fit(a.reshape(a_shape).mT @ g2, b, b_shape))
 
 
-def _fit(grad, like, like_matrix):
+def _fit(grad, like, matrix_shape):
     """Sum a broadcast batch away, then drop the axis a 1-D operand gained."""
-    return grad.sum_to(like_matrix.shape).reshape(like.shape)
+    return grad.sum_to(matrix_shape).reshape(like.shape)
 
 
 def _matmul_name(operands, attrs):
