@@ -131,3 +131,13 @@ def test_disk_cache_is_reused_by_a_second_process(tmp_path):
     assert first[:2] == ["0", "2"]            # forward and backward kernels built
     assert second[:2] == ["2", "0"]           # both found on disk by the new process
     assert first[2] == second[2]
+
+
+def test_compiled_float32_sum_is_blocked_and_accurate():
+    rng = np.random.default_rng(3)
+    data = (rng.random(200_000) + 10.0).astype(np.float32)   # a sequential f32 sum drifts ~1e-4
+    compiled = tg.compile(lambda x: (x * 1.0).sum())
+    total = compiled(tg.from_numpy(data)).item()
+    exact = data.astype(np.float64).sum()
+    assert abs(total - exact) / exact < 1e-6
+    assert "vm.sum_step_f32" in compiled.source(tg.from_numpy(data))

@@ -95,6 +95,8 @@ class LoopNest:
         self.scalars: dict[Value, str] = {}
         self.loads: dict[tuple[Value, str], str] = {}
         self.flat = self._flattenable()
+        self.blocked = self._blocked_sums()
+        self.partials: dict[Value, str] = {}
 
     def emit(self) -> None:
         self.w.line(note=f"fused loop over [{','.join(map(str, self.shape))}]: "
@@ -103,6 +105,8 @@ class LoopNest:
             self._allocate(node)
         if not self.shape:
             self._body()
+        elif self.blocked:
+            self._emit_blocked()
         elif self.flat:
             size = math.prod(self.shape)
             self._flat_views()
@@ -113,6 +117,36 @@ class LoopNest:
             self._nest(0)
 
     # ---- structure ----
+    def _blocked_sums(self) -> bool:
+        """Full float sums over a 1-D (or flattened) loop run in blocks: each block's partial
+        sum uses vmath's reassociating add, so LLVM vectorizes it; blocks add up in float64."""
+        if not (len(self.shape) == 1 or self.flat):
+            return False
+        reducers = [n for n in self.group.nodes if not is_pointwise(n)]
+        return bool(reducers) and all(
+            n.op == "sum" and n.out.type.shape == () and n.out.type.dtype.is_floating_point
+            for n in reducers)
+
+    def _emit_blocked(self) -> None:
+        size, block = math.prod(self.shape), vmath_block()
+        index = "i" if self.flat else self.index[0]
+        if self.flat:
+            self._flat_views()
+        reducers = [n for n in self.group.nodes if not is_pointwise(n)]
+        with self.w.block(f"for b in range(0, {size}, {block}):"):
+            for node in reducers:
+                self.partials[node.out] = self.w.name(self.e.var[node.out] + "_block")
+                self.w.line(f"{self.partials[node.out]} = {typed_literal(0, node.out.type.dtype)}")
+            with self.w.block(f"for {index} in range(b, min(b + {block}, {size})):"):
+                self._body()
+            for node in reducers:
+                self.w.line(f"{self.e.var[node.out]} += {self.partials[node.out]}")
+        for node in reducers:
+            name = self.e.var[node.out]
+            self.w.line(f"{name} = {np_dtype(node.out.type.dtype)}({name})")
+        if self.flat:
+            self._unflatten()
+
     def _nest(self, depth: int) -> None:
         if depth == len(self.shape):
             self._body()
@@ -160,7 +194,9 @@ class LoopNest:
             return
         name = self.e.bind(out)
         init = _reduction_identity(node.op, out.type.dtype)
-        if out.type.shape == ():
+        if self.blocked:
+            self.w.line(f"{name} = 0.0")                     # float64 across blocks
+        elif out.type.shape == ():
             self.w.line(f"{name} = {init}")
         else:
             self.w.line(f"{name} = np.full({out.type.shape}, {init}, dtype={np_dtype(out.type.dtype)})")
@@ -192,7 +228,11 @@ class LoopNest:
         target = self.e.var[node.out]
         if node.out.type.shape != ():
             target = f"{target}[{self._reduce_index(node)}]"
-        if node.op in ("sum", "sum_to"):
+        if node.out in self.partials:
+            partial = self.partials[node.out]
+            step = f"vm.sum_step_{node.out.type.dtype.short}"
+            self.w.line(f"{partial} = {step}({partial}, {value})", self.e.note(node))
+        elif node.op in ("sum", "sum_to"):
             self.w.line(f"{target} += {value}", self.e.note(node))
         else:
             better = ">" if node.op == "max" else "<"
@@ -244,6 +284,11 @@ class LoopNest:
         text = template.format(*operands, z=typed_literal(0, literal_dtype), **attrs)
         text = _resolve_functions(text, literal_dtype)
         return _cast(text, node, dtype)
+
+
+def vmath_block() -> int:
+    from .vmath import SUM_BLOCK
+    return SUM_BLOCK
 
 
 def _literal_dtype(node: Node) -> dt.DType:
