@@ -141,3 +141,18 @@ def test_compiled_float32_sum_is_blocked_and_accurate():
     exact = data.astype(np.float64).sum()
     assert abs(total - exact) / exact < 1e-6
     assert "vm.sum_step_f32" in compiled.source(tg.from_numpy(data))
+
+
+def test_functions_differing_only_in_names_do_not_share_a_cache_entry(tmp_path):
+    def f(x):
+        return (x * 2.0).sum()
+
+    def g(y):
+        return (y * 2.0).sum()
+    cache = KernelCache(tmp_path)
+    x = tg.ones(3, dtype=tg.float64)
+    graphs = [tg.CompiledFunction(fn, cache=cache).graph(x) for fn in (f, g)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # a shared key would warn "corrupt or stale"
+        paths = {cache.kernel(graph, "forward").path for graph in graphs}
+    assert len(paths) == 2

@@ -1,6 +1,6 @@
 """KernelCache: compiled kernels in memory, in front of generated modules on disk.
 
-Keys: the graph's structural key, the phase, codegen options and the versions of tracegrad,
+Keys: the graph's structural key and its named dump (kernel text carries the IR names), the phase, codegen options and the versions of tracegrad,
 numba and numpy. The disk directory (TRACEGRAD_CACHE_DIR, default the user's cache directory)
 is created private (0700); a directory other users can write, or owned by someone else, is
 never loaded from: the cache then stays in memory and says why once.
@@ -26,6 +26,7 @@ from ..codegen.emit import KernelSource, emit_module
 from ..codegen.jit import jit_enabled
 from ..ir.graph import Graph
 from ..ir.hashing import structural_key
+from ..ir.printer import format_graph
 
 
 def _codegen_fingerprint() -> str:
@@ -76,7 +77,8 @@ class KernelCache:
     def key(self, graph: Graph, phase: str, options: str) -> str:
         from .. import __version__
         from ..codegen.vmath import CACHE_TOKEN
-        parts = (structural_key(graph), phase, options, __version__, _FINGERPRINT, CACHE_TOKEN,
+        named = hashlib.sha256(format_graph(graph).encode()).hexdigest()   # names reach the text
+        parts = (structural_key(graph), named, phase, options, __version__, _FINGERPRINT, CACHE_TOKEN,
                  numba.__version__, np.__version__, str(jit_enabled()))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
