@@ -110,42 +110,40 @@ def _three_d(shape: tuple[int, ...], axis: int, middle: int) -> tuple[int, int, 
     return math.prod(shape[:axis]), middle, math.prod(shape[axis + 1:])
 
 
+def _gather_scatter(e: Emitter, node: Node, source, idx, shape3: tuple[int, int, int],
+                    out3_shape: tuple[int, int, int], statement: str, init: str) -> None:
+    """take and scatter_add share one loop nest over (lead, index, trail) 3-D views;
+    `statement` is the body, written over names src3, out3 and idx (loop indices p, j, q)."""
+    count = idx.type.size
+    name = e.bind(node.out)
+    src3, i1, o3 = e.w.name("src3"), e.w.name("idx"), e.w.name("out3")
+    e.w.line(f"{src3} = {e.contiguous(source)}.reshape({shape3})", e.note(node))
+    e.w.line(f"{i1} = {e.contiguous(idx)}.reshape({count})")
+    e.w.line(f"{o3} = np.{init}({out3_shape}, dtype={np_dtype(source.type.dtype)})")
+    with e.w.block(f"for p in range({out3_shape[0]}):"):
+        with e.w.block(f"for j in range({count}):"):
+            with e.w.block(f"for q in range({out3_shape[2]}):"):
+                e.w.line(statement.format(src3=src3, out3=o3, idx=i1))
+    e.w.line(f"{name} = {o3}.reshape({node.out.type.shape})")
+
+
 @lowering("take")
 def _take(e: Emitter, node: Node) -> None:
     x, idx = node.inputs
     axis = node.attr_dict["axis"]
     lead, n, trail = _three_d(x.type.shape, axis, x.type.shape[axis])
-    count = idx.type.size
-    name = e.bind(node.out)
-    x3, i1, o3 = e.w.name("x3"), e.w.name("idx"), e.w.name("out3")
-    e.w.line(f"{x3} = {e.contiguous(x)}.reshape(({lead}, {n}, {trail}))", e.note(node))
-    e.w.line(f"{i1} = {e.contiguous(idx)}.reshape({count})")
-    e.w.line(f"{o3} = np.empty(({lead}, {count}, {trail}), dtype={np_dtype(x.type.dtype)})")
-    with e.w.block(f"for p in range({lead}):"):
-        with e.w.block(f"for j in range({count}):"):
-            with e.w.block(f"for q in range({trail}):"):
-                e.w.line(f"{o3}[p, j, q] = {x3}[p, {i1}[j], q]")
-    e.w.line(f"{name} = {o3}.reshape({node.out.type.shape})")
+    _gather_scatter(e, node, x, idx, (lead, n, trail), (lead, idx.type.size, trail),
+                    "{out3}[p, j, q] = {src3}[p, {idx}[j], q]", "empty")
 
 
 @lowering("scatter_add")
 def _scatter_add(e: Emitter, node: Node) -> None:
     g, idx = node.inputs
-    attrs = node.attr_dict
-    axis, size = attrs["axis"], attrs["size"]
-    count = idx.type.size
+    axis, size = node.attr_dict["axis"], node.attr_dict["size"]
     lead = math.prod(g.type.shape[:axis])
     trail = math.prod(g.type.shape[axis + idx.type.ndim:])
-    name = e.bind(node.out)
-    g3, i1, o3 = e.w.name("g3"), e.w.name("idx"), e.w.name("out3")
-    e.w.line(f"{g3} = {e.contiguous(g)}.reshape(({lead}, {count}, {trail}))", e.note(node))
-    e.w.line(f"{i1} = {e.contiguous(idx)}.reshape({count})")
-    e.w.line(f"{o3} = np.zeros(({lead}, {size}, {trail}), dtype={np_dtype(g.type.dtype)})")
-    with e.w.block(f"for p in range({lead}):"):
-        with e.w.block(f"for j in range({count}):"):
-            with e.w.block(f"for q in range({trail}):"):
-                e.w.line(f"{o3}[p, {i1}[j], q] += {g3}[p, j, q]")
-    e.w.line(f"{name} = {o3}.reshape({node.out.type.shape})")
+    _gather_scatter(e, node, g, idx, (lead, idx.type.size, trail), (lead, size, trail),
+                    "{out3}[p, {idx}[j], q] += {src3}[p, j, q]", "zeros")
 
 
 @lowering("argmax", "argmin")

@@ -26,9 +26,9 @@ from ..codegen.validate import check_supported
 from ..dtypes import from_numpy_dtype
 from ..ir.autodiff import append_adjoints, vjp_graph
 from ..ir.graph import Graph
-from ..ir.tensor_api import TensorOps, full_like
+from ..ir.tensor_api import full_like
 from ..tracer.pytree import flatten, unflatten
-from ..tracer.trace import is_array_like, output_value, trace
+from ..tracer.trace import output_value, trace
 from . import autograd as ag
 from .cache import Kernel, KernelCache, default_cache
 from .grad_mode import is_grad_enabled
@@ -83,7 +83,7 @@ class CompiledFunction:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._build(key, args, kwargs, leaves)
-        return _run(self, entry, leaves)
+        return _run(entry, leaves)
 
     # ---- building ----
     def _build(self, key: tuple, args: tuple, kwargs: dict, leaves: list) -> Entry:
@@ -207,7 +207,7 @@ def _argument(leaf: Any) -> Any:
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 
-def _run(owner: CompiledFunction, entry: Entry, leaves: list) -> Any:
+def _run(entry: Entry, leaves: list) -> Any:
     arrays = [_argument(leaves[i]) for i in entry.tensor_leaves]
     results = _call_kernel(entry.forward, arrays, entry.times, "numba forward")
     n = len(entry.graph.outputs)
@@ -340,4 +340,4 @@ def compile(fn: Callable | None = None, *, parallel: bool | None = None,
     return CompiledFunction(fn, parallel=parallel, fastmath=fastmath)
 
 
-__all__ = ["CompiledFunction", "compile", "CompiledFunctionBackward", "TensorOps", "is_array_like"]
+__all__ = ["CompiledFunction", "compile", "CompiledFunctionBackward"]
