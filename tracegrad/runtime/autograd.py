@@ -27,7 +27,8 @@ import numpy as np
 
 from ..ir.tensor_api import TensorOps
 from ..ir.types import TensorType
-from .grad_mode import is_grad_enabled, set_grad_enabled
+from .grad_mode import _ENABLED as _GRAD_ENABLED
+from .grad_mode import is_grad_enabled
 
 _SEQUENCE = itertools.count()
 _NODE_CLASSES: dict[str, type] = {}
@@ -255,24 +256,79 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
     """
     top, ran = ran is None, [] if ran is None else ran
     try:
-        return _propagate(roots, grads, create_graph, set(capture), accumulate, boundary or set(),
-                          ran)
+        if not capture and not boundary:
+            return _propagate_all(roots, grads, create_graph, accumulate, ran)
+        return _propagate(roots, grads, create_graph, set(capture), accumulate,
+                          boundary or _NO_BOUNDARY, ran)
     finally:
         if top and not keep_graph:
             for node in ran:
                 node.release()
 
 
+def _propagate_all(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
+                   accumulate_leaves: bool, ran: list[Node]) -> dict[Node, Any]:
+    """`_propagate` without targets or boundary: every reachable node runs (`backward()`).
+    The hot path of eager training loops and of every compiled call's backward."""
+    deps = _dependencies(roots, _NO_BOUNDARY)
+    buffers: dict[Node, Any] = {}
+    for root, grad in zip(roots, grads):
+        buffers[root] = grad if root not in buffers else buffers[root] + grad
+    ready = [(-r._seq, r) for r in buffers if deps[r] == 0]
+    heapq.heapify(ready)
+    token = _GRAD_ENABLED.set(create_graph) if create_graph != is_grad_enabled() else None
+    pop, push = heapq.heappop, heapq.heappush
+    try:
+        while ready:
+            node = pop(ready)[1]
+            grad = buffers.pop(node, None)
+            if grad is None:
+                outputs = None
+            else:
+                if node._pre_hooks or node._output is not None:
+                    grad = _prepare(node, grad)
+                if type(node) is AccumulateGrad:
+                    if accumulate_leaves:
+                        ran.append(node)
+                        leaf = node._leaf()
+                        if leaf is not None:
+                            accumulate(leaf, grad, create_graph)
+                    continue
+                ran.append(node)
+                outputs = node._backward(grad, ran)
+            for i, child in enumerate(node.edges):
+                if child is None:
+                    continue
+                if outputs is not None:
+                    out = outputs[i]
+                    if callable(out) and not isinstance(out, TensorOps):
+                        out = out()             # a thunk: only gradients somebody needs
+                    if out is not None:
+                        buffers[child] = out if child not in buffers else buffers[child] + out
+                deps[child] -= 1
+                if deps[child] == 0:
+                    push(ready, (-child._seq, child))
+            outputs = grad = None       # hold no references: a leaf may take over its gradient
+    finally:
+        if token is not None:
+            _GRAD_ENABLED.reset(token)
+    return {}
+
+
 def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
-               targets: set[Node], accumulate: bool, boundary: set[Node],
+               targets: set[Node], accumulate_leaves: bool, boundary: set[Node],
                ran: list[Node]) -> dict[Node, Any]:
-    order, children = _discover(roots, boundary)
-    needed = _needed(order, children, targets) if targets else set(order)
-    deps: dict[Node, int] = dict.fromkeys(needed, 0)
-    for node in needed:
-        for child in children[node]:
-            if child in needed:
-                deps[child] += 1
+    if targets:
+        order, children = _discover(roots, boundary)
+        needed = _needed(order, children, targets)
+        deps: dict[Node, int] = dict.fromkeys(needed, 0)
+        for node in needed:
+            for child in children[node]:
+                if child in needed:
+                    deps[child] += 1
+    else:                               # everything reachable runs: count edges in one walk
+        deps = _dependencies(roots, boundary)
+        needed, children = deps, {}
     buffers: dict[Node, Any] = {}
     for root, grad in zip(roots, grads):
         if root in needed:
@@ -280,7 +336,8 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
     ready = [(-r._seq, r) for r in dict.fromkeys(roots) if r in needed and deps[r] == 0]
     heapq.heapify(ready)
     found: dict[Node, Any] = {}
-    with set_grad_enabled(create_graph):
+    token = _GRAD_ENABLED.set(create_graph) if create_graph != is_grad_enabled() else None
+    try:
         while ready:
             node = heapq.heappop(ready)[1]
             grad = buffers.pop(node, None)
@@ -288,15 +345,23 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 found[node] = grad
                 continue
             # PyTorch captures an input whose node runs on before its hooks, a final one after.
-            final = node in targets and not any(kid in needed for kid in children[node])
-            if node in targets and not final:
-                found[node] = grad
-            if grad is not None:
+            final = False
+            if targets and node in targets:
+                final = not any(kid in needed for kid in children[node])
+                if not final:
+                    found[node] = grad
+            if grad is not None and (node._pre_hooks or node._output is not None):
                 grad = _prepare(node, grad)
             if final:
                 found[node] = grad
-            leaf_sum = isinstance(node, AccumulateGrad)
-            if (final and not leaf_sum) or (leaf_sum and not accumulate):
+            if type(node) is AccumulateGrad:
+                if accumulate_leaves and grad is not None:
+                    ran.append(node)
+                    leaf = node._leaf()
+                    if leaf is not None:
+                        accumulate(leaf, grad, create_graph)
+                continue
+            if final:
                 continue
             outputs = _run_node(node, grad, ran)
             for child, out in zip(node.edges, outputs):
@@ -307,7 +372,32 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 deps[child] -= 1
                 if deps[child] == 0:
                     heapq.heappush(ready, (-child._seq, child))
+    finally:
+        if token is not None:
+            _GRAD_ENABLED.reset(token)
     return found
+
+
+def _dependencies(roots: Sequence[Node], boundary: set[Node]) -> dict[Node, int]:
+    """Every node reachable from the roots, with how many edges of reachable nodes reach it."""
+    deps: dict[Node, int] = dict.fromkeys(roots, 0)
+    stack = list(deps)
+    while stack:
+        node = stack.pop()
+        if node in boundary:
+            continue
+        for kid in node.edges:
+            if kid is None:
+                continue
+            if kid in deps:
+                deps[kid] += 1
+            else:
+                deps[kid] = 1
+                stack.append(kid)
+    return deps
+
+
+_NO_BOUNDARY: frozenset = frozenset()
 
 
 def _prepare(node: Node, grad: Any) -> Any:

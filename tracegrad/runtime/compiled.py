@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ..debug import log as debug_log
 from ..codegen.partition import Partition, partition
@@ -27,7 +28,7 @@ from ..dtypes import from_numpy_dtype
 from ..ir.autodiff import append_adjoints, vjp_graph
 from ..ir.graph import Graph
 from ..ir.tensor_api import full_like
-from ..tracer.pytree import flatten, unflatten
+from ..tracer.pytree import LEAF, flatten, unflatten
 from ..tracer.trace import output_value, trace
 from . import autograd as ag
 from .cache import Kernel, KernelCache, default_cache
@@ -43,6 +44,10 @@ def _optimize(graph: Graph) -> Graph:
     return optimize(graph)
 
 
+def _unset(leaves: Any) -> Any:
+    raise AssertionError("Entry.run is set when the entry is built")
+
+
 @dataclass
 class Entry:
     """Everything compiled for one signature."""
@@ -56,6 +61,9 @@ class Entry:
     backward: Kernel | None = None
     joint: Graph | None = None
     vjp_function: Callable | None = None
+    run: Callable = _unset                # leaves -> outputs; see _runner
+    backward_specs: tuple = ()            # (dtype, numpy dtype, is 0-d) per backward output
+    cotangent_specs: tuple = ()           # the same for each float output's cotangent
     times: dict[str, float] = field(default_factory=dict)
 
 
@@ -72,18 +80,28 @@ class CompiledFunction:
         self._fn, self._parallel, self._fastmath = fn, parallel, fastmath
         self._cache = cache
         self._entries: dict[tuple, Entry] = {}
+        self._fast: dict[tuple, Callable] = {}       # _fast_key(args) -> Entry.run
 
     @property
     def cache(self) -> KernelCache:
         return self._cache or default_cache()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:                  # the fast path: tensors and arrays only, no pytree walk
+            key = _fast_key(args)
+            if key is not None:
+                run = self._fast.get(key)
+                if run is not None:
+                    return run(args)
         leaves, tree = flatten((args, kwargs))
         key = signature(leaves, tree, is_grad_enabled())
         entry = self._entries.get(key)
         if entry is None:
             entry = self._build(key, args, kwargs, leaves)
-        return _run(entry, leaves)
+            fast = None if kwargs else _fast_key(args)
+            if fast is not None and entry.tensor_leaves == tuple(range(len(args))):
+                self._fast[fast] = entry.run
+        return entry.run(leaves)
 
     # ---- building ----
     def _build(self, key: tuple, args: tuple, kwargs: dict, leaves: list) -> Entry:
@@ -107,6 +125,7 @@ class CompiledFunction:
                               if v.type.dtype.is_floating_point)
         entry = self._kernels(graph, traced.out_tree, tensor_leaves, diff, float_outputs, times)
         entry.vjp_function = self._vjp_factory(leaves, traced, diff, float_outputs)
+        entry.run = _runner(entry)
         self._entries[key] = entry
         debug_log(1, lambda: f"compiled {name}{describe(key)}: " + ", ".join(
             f"{k} {v * 1e3:.1f} ms" for k, v in times.items()))
@@ -200,6 +219,22 @@ def _wants_grad(leaf: Any) -> bool:
     return isinstance(leaf, Tensor) and leaf.requires_grad and leaf.dtype.is_floating_point
 
 
+def _fast_key(args: tuple) -> tuple | None:
+    """The signature of positional tensor/array arguments in a few hundred nanoseconds: per
+    argument its shape, dtype and whether it requires grad; then grad mode. None when some
+    argument is anything else (the general path flattens and uses guards.signature)."""
+    key: list = []
+    for a in args:
+        if isinstance(a, Tensor):
+            key += (a._data.shape, a._dtype, a._requires_grad or a._grad_fn is not None)
+        elif type(a) is np.ndarray:
+            key += (a.shape, a.dtype, None)
+        else:
+            return None
+    key.append(is_grad_enabled())
+    return tuple(key)
+
+
 def _argument(leaf: Any) -> Any:
     data = leaf._data if isinstance(leaf, Tensor) else np.asarray(leaf)
     if data.ndim == 0:
@@ -207,23 +242,69 @@ def _argument(leaf: Any) -> Any:
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
 
-def _run(entry: Entry, leaves: list) -> Any:
-    arrays = [_argument(leaves[i]) for i in entry.tensor_leaves]
-    results = _call_kernel(entry.forward, arrays, entry.times, "numba forward")
-    n = len(entry.graph.outputs)
-    tensors = [_tensor(r, v.type.dtype) for r, v in zip(results[:n], entry.graph.outputs)]
-    if entry.backward is not None:
-        inputs = [leaves[entry.tensor_leaves[k]] for k in entry.diff]
-        all_inputs = [leaves[i] for i in entry.tensor_leaves]
-        node = CompiledFunctionBackward(entry, results[n:], inputs, all_inputs)
-        _attach(node, [tensors[j] for j in entry.float_outputs])
-    return unflatten(entry.out_tree, tensors)
+def _cotangent(grad: Any, spec: tuple) -> Any:
+    """A cotangent as the backward kernel takes it: its output's dtype (a gradient reaching a
+    compiled node from eager code may differ), contiguous, 0-d as a scalar."""
+    data = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+    if data.dtype != spec[1]:
+        data = data.astype(spec[1])
+    if spec[2]:
+        return data[()]
+    return data if data.flags.c_contiguous else np.ascontiguousarray(data)
+
+
+def _output_specs(values: Any) -> tuple:
+    return tuple((v.type.dtype, v.type.dtype.np, not v.type.shape) for v in values)
+
+
+def _wrap(results: Any, specs: tuple, start: int = 0) -> list[Tensor]:
+    """Kernel results -> tensors. Numba returns 0-d values as Python scalars: give them back
+    their dtype (a float32 scalar must not come back float64)."""
+    out = []
+    for r, (dtype, np_dtype, scalar) in zip(results[start:], specs):
+        if scalar:
+            r = np.array(r, np_dtype)
+        elif r.dtype != np_dtype:                  # codegen keeps dtypes; never trust silently
+            r = r.astype(np_dtype)
+        out.append(Tensor._make(r, dtype))
+    return out
+
+
+def _runner(entry: Entry) -> Callable:
+    """The per-call path of one signature, with everything that does not depend on the
+    argument values looked up once: arguments -> kernel -> tensors (-> one autograd node)."""
+    kernel, positions, times = entry.forward, entry.tensor_leaves, entry.times
+    fn, constants = kernel.fn, kernel.source.constants
+    specs = _output_specs(entry.graph.outputs)
+    if entry.split is not None:
+        entry.backward_specs = _output_specs(entry.split.backward.outputs)
+        entry.cotangent_specs = _output_specs([entry.graph.outputs[j] for j in entry.float_outputs])
+    n = len(specs)
+    grad_node = entry.backward is not None
+    single = entry.out_tree == LEAF
+    first = [True]
+
+    def run(leaves: Any) -> Any:
+        arrays = [_argument(leaves[i]) for i in positions]
+        if first[0]:
+            results = _call_kernel(kernel, arrays, times, "numba forward")
+            first[0] = False
+        else:
+            try:
+                results = fn(*arrays, *constants)
+            except NumbaError as error:
+                raise _numba_error(kernel, error) from None
+        tensors = _wrap(results, specs)
+        if grad_node:
+            node = CompiledFunctionBackward(entry, results[n:], [leaves[i] for i in positions])
+            _attach(node, [tensors[j] for j in entry.float_outputs])
+        return tensors[0] if single else unflatten(entry.out_tree, tensors)
+    return run
 
 
 def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
                  stage: str = "") -> tuple:
     """Run a kernel; the first call's time (Numba's compile or cache load) goes to `times`."""
-    from numba.core.errors import NumbaError
     try:
         if times is None or stage in times:
             return kernel.fn(*arrays, *kernel.source.constants)
@@ -232,17 +313,14 @@ def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
         times[stage] = time.perf_counter() - start
         return result
     except NumbaError as error:
-        from ..errors import UnsupportedError
-        raise UnsupportedError(f"tracegrad generated a kernel Numba could not compile ({kernel.path});"
-                               f" this is a tracegrad bug, please report it with that file. Numba "
-                               f"said: {str(error).splitlines()[0]}") from None
+        raise _numba_error(kernel, error) from None
 
 
-def _tensor(result: Any, dtype: Any) -> Tensor:
-    array = np.asarray(result)
-    if array.dtype != dtype.np:
-        array = array.astype(dtype.np)
-    return Tensor._make(array, from_numpy_dtype(array.dtype))
+def _numba_error(kernel: Kernel, error: Exception) -> Exception:
+    from ..errors import UnsupportedError
+    return UnsupportedError(f"tracegrad generated a kernel Numba could not compile ({kernel.path});"
+                            f" this is a tracegrad bug, please report it with that file. Numba "
+                            f"said: {str(error).splitlines()[0]}")
 
 
 class _Slots(dict):
@@ -258,32 +336,39 @@ class _Slots(dict):
 class CompiledFunctionBackward(ag.Node):
     """The one backward node of a compiled call."""
 
-    __slots__ = ("_entry", "_saved", "_inputs", "_all_inputs", "_versions", "_freed")
+    __slots__ = ("_entry", "_saved", "_all_inputs", "_versions", "_freed")
 
-    def __init__(self, entry: Entry, saved: tuple, inputs: list, all_inputs: list) -> None:
-        super().__init__(tuple(ag._edge(x) for x in inputs))
-        self._entry, self._saved, self._inputs = entry, saved, inputs
-        self._all_inputs = all_inputs
+    def __init__(self, entry: Entry, saved: tuple, all_inputs: list) -> None:
+        super().__init__(tuple(ag._edge(all_inputs[k]) for k in entry.diff))
+        self._entry, self._saved, self._all_inputs = entry, saved, all_inputs
         self._versions = [x._vbox[0] if isinstance(x, Tensor) else 0 for x in all_inputs]
         self._freed = False
 
     def release(self) -> None:
         self._saved, self._freed = None, True
 
-    def _backward(self, grad: Any, keep_graph: bool) -> list:
+    def _backward(self, grad: Any, ran: list) -> list:
         if self._freed:
             raise RuntimeError(ag.FREED_MESSAGE)
         self._check_versions()
-        slots = grad if isinstance(grad, _Slots) else _Slots({0: grad})
         entry = self._entry
-        cts = [slots.get(i) for i in range(len(entry.float_outputs))]
+        if isinstance(grad, _Slots):
+            cts = [grad.get(i) for i in range(len(entry.float_outputs))]
+        else:
+            cts = [grad]
         if is_grad_enabled():
             return list(self._differentiable(cts))
-        arrays = [_argument(c) if c is not None else _zeros(entry, j)
-                  for c, j in zip(cts, entry.float_outputs)]
-        results = _call_kernel(entry.backward, [*self._saved, *arrays], entry.times,
-                               "numba backward")
-        return [_tensor(r, x.dtype) for r, x in zip(results, self._inputs)]
+        arrays = [_cotangent(c, spec) if c is not None else _zeros(entry, j)
+                  for c, j, spec in zip(cts, entry.float_outputs, entry.cotangent_specs)]
+        kernel = entry.backward
+        if "numba backward" not in entry.times:
+            return _wrap(_call_kernel(kernel, [*self._saved, *arrays], entry.times,
+                                      "numba backward"), entry.backward_specs)
+        try:
+            results = kernel.fn(*self._saved, *arrays, *kernel.source.constants)
+        except NumbaError as error:
+            raise _numba_error(kernel, error) from None
+        return _wrap(results, entry.backward_specs)
 
     def _differentiable(self, cts: list) -> tuple:
         entry = self._entry
@@ -311,7 +396,7 @@ class CompiledOutputBackward(ag.Node):
     def name(self) -> str:
         return "CompiledFunctionBackward"
 
-    def _backward(self, grad: Any, keep_graph: bool) -> list:
+    def _backward(self, grad: Any, ran: list) -> list:
         return [_Slots({self._index: grad})]
 
 
