@@ -17,7 +17,9 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import heapq
+import sys
 import itertools
 import weakref
 from collections.abc import Callable, Sequence
@@ -291,7 +293,12 @@ def _propagate_all(roots: Sequence[Node], grads: Sequence[Any], create_graph: bo
                     if accumulate_leaves:
                         ran.append(node)
                         leaf = node._leaf()
-                        if leaf is not None:
+                        if leaf is None:
+                            pass
+                        elif (leaf._grad is None and not create_graph
+                              and sys.getrefcount(grad) == _LOCAL_REFS and _stealable(grad)):
+                            leaf._grad = grad   # nobody else can see it: take it, as PyTorch does
+                        else:
                             accumulate(leaf, grad, create_graph)
                     continue
                 ran.append(node)
@@ -308,7 +315,7 @@ def _propagate_all(roots: Sequence[Node], grads: Sequence[Any], create_graph: bo
                 deps[child] -= 1
                 if deps[child] == 0:
                     push(ready, (-child._seq, child))
-            outputs = grad = None       # hold no references: a leaf may take over its gradient
+            outputs = grad = out = None     # hold no references: a leaf may take over a gradient
     finally:
         if token is not None:
             _GRAD_ENABLED.reset(token)
@@ -376,6 +383,51 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
         if token is not None:
             _GRAD_ENABLED.reset(token)
     return found
+
+
+class _Probe:
+    __slots__ = ("value",)
+
+
+def _reference_counts() -> tuple[int, int]:
+    """What sys.getrefcount reports for an object held by one local variable only, and for one
+    held by one attribute and one local: measured, as interpreters count differently."""
+    alone = object()
+    local = sys.getrefcount(alone)
+    probe = _Probe()
+    probe.value = object()
+    held = probe.value
+    return local, sys.getrefcount(held)
+
+
+_LOCAL_REFS, _ATTRIBUTE_REFS = _reference_counts()
+
+
+def _stealable(grad: Any) -> bool:
+    """True when `grad` (held only by the engine, checked by the caller) owns memory no other
+    array can reach: a fresh numpy result, or a buffer a compiled kernel allocated for it alone.
+    Views, broadcasts, kernel outputs sharing one buffer, and arrays aliasing a kernel's input
+    all fail, and are copied instead."""
+    if type(grad).__name__ != "Tensor" or grad._grad_fn is not None or grad._requires_grad:
+        return False
+    data = grad._data
+    if sys.getrefcount(data) != _ATTRIBUTE_REFS:       # before `.flags`, which refers to it
+        return False
+    if not (data.flags.writeable and data.flags.c_contiguous):
+        return False
+    base = data.base
+    if base is None:
+        return True
+    if type(base) is not _meminfo_type():
+        return False
+    return (base.parent is None and base.refcount == 1
+            and sys.getrefcount(base) == _ATTRIBUTE_REFS)
+
+
+@functools.cache
+def _meminfo_type() -> type:
+    from numba.core.runtime import _nrt_python
+    return _nrt_python._MemInfo
 
 
 def _dependencies(roots: Sequence[Node], boundary: set[Node]) -> dict[Node, int]:
