@@ -23,6 +23,10 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 def capture_names(builder: GraphBuilder) -> Iterator[None]:
     """Name values of `builder` after the locals of user frames that return while active."""
     previous = sys.getprofile()
+    if previous is not None and not callable(previous):
+        # a C-level profiler (cProfile) is active: leave it alone; names are only cosmetic
+        yield
+        return
 
     def hook(frame: FrameType, event: str, arg: Any) -> None:
         if event == "return" and not _internal(frame):
