@@ -1,166 +1,762 @@
-"""Workloads W1-W5 of the codegen issue: eager, compiled and hand-written numpy, median times and
-ratios to the numpy row. Run: `python benchmarks/workloads.py [--quick]` (part of `make bench`).
-Compile time is excluded here (warm-up calls); W6 (first-call latency) is measured separately."""
+"""Benchmarks of the codegen issue: W1-W5 steady-state times and W6 compile latency.
+
+Run: `python benchmarks/workloads.py [--quick] [--markdown] [--only W2,W6]` (part of `make bench`).
+
+Every system computes the same value and gradients from the same data and dtypes (W2 also takes
+the SGD step): hand-written numpy (the reference row: forward and backward formulas by hand),
+tracegrad eager, tracegrad.compile and, when importable, torch eager, torch.compile and jax.jit.
+tracegrad and torch run literally the same Python function; jax gets the same math in jnp.
+Before timing, each system's first result is checked against numpy's (a mismatch fails the run).
+
+Timing excludes compiles (warm-up calls), then runs rounds that call each system once in turn, so
+load changes on a shared machine hit every row alike. A sample times a batch of calls long enough
+to measure (W1 is microseconds). The table shows the median and min per call, the median's ratio
+to the numpy row's median of the same run (the verdict against the issue's target uses it), and
+the min's ratio to numpy's min, which is steadier on a busy machine.
+
+W6 runs the first call of W2 and of W3 (1e6) in a new process: first with empty cache directories
+(fresh TRACEGRAD_CACHE_DIR and NUMBA_CACHE_DIR), then in a second new process on the same, now
+warm, directories. The child times its imports (numpy, numba, tracegrad, and torch or jax for
+their rows) and its first call separately. Without --quick, torch.compile and jax.jit get W2 rows
+too, with their own caches (TORCHINDUCTOR_CACHE_DIR, JAX_COMPILATION_CACHE_DIR) in the same dirs.
+
+Thread settings are left alone (BLAS, numba, torch and XLA use their defaults) and printed with
+the machine and versions.
+"""
 
 from __future__ import annotations
 
+import argparse
+import ctypes
+import datetime
+import importlib.metadata
+import importlib.util
+import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
 
 import tracegrad as tg
-import tracegrad.nn.functional as F
+from tracegrad.runtime.cache import default_cache
 
-REPEATS = 5 if "--quick" in sys.argv else 21
-
-
-def median_ms(fn, repeats=REPEATS):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+LR = 1e-6  # the seed's learning rate
+MIN_SAMPLE_S = 0.005  # a timing sample is a batch of calls at least this long
+W6_TIMEOUT_S = 600
+Step = Callable[[], tuple]  # one call of a system: returns (value, gradients...)
 
 
-def eager_and_compiled(fn, make_inputs, wrt):
-    compiled = tg.compile(fn)
-
-    def run(f):
-        def step():
-            args = make_inputs()
-            f(*args).backward()
-            return [args[i].grad for i in wrt]
-        return step
-    return run(fn), run(compiled)
+@dataclass(frozen=True)
+class Workload:
+    key: str  # "W3": selects the builders
+    label: str
+    data: Callable[[], dict[str, np.ndarray]]
+    target: float  # compiled / numpy
+    anchors: dict[str, float]  # the issue's ratios for torch eager, torch.compile, jax.jit
 
 
-def w1():
-    x = tg.tensor([3.0], dtype=tg.float64, requires_grad=True)
-    fn = lambda x: x @ x  # noqa: E731
-    eager, compiled = eager_and_compiled(fn, lambda: (x,), [0])
-    xn = x.detach().numpy()
-    return eager, compiled, lambda: (xn @ xn, 2 * xn)
+def _rng() -> np.random.Generator:
+    return np.random.default_rng(0)
 
 
-def w2():
-    rng = np.random.default_rng(0)
-    x, y = (rng.standard_normal(s).astype(np.float32) for s in ((64, 1000), (64, 10)))
-    w1n, w2n = (rng.standard_normal(s).astype(np.float32) for s in ((1000, 100), (100, 10)))
-    xt, yt = tg.from_numpy(x), tg.from_numpy(y)
-    a, b = tg.tensor(w1n, requires_grad=True), tg.tensor(w2n, requires_grad=True)
-
-    def loss(x, w1, w2, y):
-        return ((x.mm(w1).relu().mm(w2) - y) ** 2).sum()
-    compiled = tg.compile(loss)
-
-    def step(f):
-        def run():
-            f(xt, a, b, yt).backward()
-            with tg.no_grad():
-                a.sub_(1e-6 * a.grad)
-                b.sub_(1e-6 * b.grad)
-                a.grad = None
-                b.grad = None
-        return run
-
-    def numpy_step():
-        h = x @ w1n
-        hr = np.maximum(h, 0)
-        d = 2.0 * (hr @ w2n - y)
-        g2 = hr.T @ d
-        g1 = x.T @ ((d @ w2n.T) * (h > 0))
-        w1n.__isub__(1e-6 * g1)
-        w2n.__isub__(1e-6 * g2)
-    return step(loss), step(compiled), numpy_step
+def _w2_data() -> dict[str, np.ndarray]:
+    shapes = {"x": (64, 1000), "y": (64, 10), "w1": (1000, 100), "w2": (100, 10)}
+    rng = _rng()
+    return {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
 
 
-def w3(n):
-    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    xt = tg.tensor(x, requires_grad=True)
+def _w4_data() -> dict[str, np.ndarray]:
+    rng = _rng()
+    return {
+        "x": rng.standard_normal((4096, 512)).astype(np.float32),
+        "y": (rng.random((4096, 64)) > 0.5).astype(np.float32),
+        "w": (rng.standard_normal((512, 64)) * 0.05).astype(np.float32),
+        "b": np.zeros(64, np.float32),
+    }
 
-    def fn(x):
-        return (x.tanh() * x.sigmoid() + 0.5 * x ** 2 + (-x * x).exp()).sum()
 
-    def make():
-        xt.grad = None
-        return (xt,)
-    eager, compiled = eager_and_compiled(fn, make, [0])
+def _anchors(eager: float, compiled: float, jax: float) -> dict[str, float]:
+    return {"torch eager": eager, "torch.compile": compiled, "jax.jit": jax}
 
-    def numpy_fn():
+
+WORKLOADS = [
+    Workload("W1", "W1 tiny x@x", lambda: {"x": np.array([3.0])}, 8.0, _anchors(18.7, 16.5, 6.5)),
+    Workload("W2", "W2 two-layer step", _w2_data, 0.65, _anchors(0.75, 0.57, 1.18)),
+    Workload(
+        "W3",
+        "W3 elementwise 1e6",
+        lambda: {"x": _rng().standard_normal(10**6).astype(np.float32)},
+        0.15,
+        _anchors(1.0, 0.17, 0.23),
+    ),
+    Workload(
+        "W3",
+        "W3 elementwise 1e7",
+        lambda: {"x": _rng().standard_normal(10**7).astype(np.float32)},
+        0.15,
+        _anchors(1.0, 0.17, 0.23),
+    ),
+    Workload("W4", "W4 logistic layer", _w4_data, 0.75, _anchors(0.81, 0.80, 1.16)),
+    Workload(
+        "W5",
+        "W5 second order",
+        lambda: {"x": _rng().standard_normal(10**6)},
+        0.10,
+        _anchors(0.76, 0.05, 0.22),
+    ),
+]
+EAGER_SLACK = 1.5  # tracegrad eager / numpy <= 1.5 x PyTorch eager's ratio (W2-W5)
+W6_TARGETS = {("W2", "empty"): 3.0, ("W2", "warm"): 0.3}
+W6_ANCHORS = {
+    ("torch.compile", "empty"): 10.6,
+    ("torch.compile", "warm"): 1.7,
+    ("jax.jit", "empty"): 0.17,
+    ("jax.jit", "warm"): 0.07,
+}  # the issue's, seconds
+
+
+# ---- the functions, written once for tracegrad and torch tensors ----------------------------
+
+
+def dot_self(x):
+    return x @ x
+
+
+def two_layer_loss(x, w1, w2, y):
+    return ((x.mm(w1).relu().mm(w2) - y) ** 2).sum()
+
+
+def elementwise(x):
+    return (x.tanh() * x.sigmoid() + 0.5 * x**2 + (-x * x).exp()).sum()
+
+
+def sin_cube(x):
+    return (x.sin() * x**3).sum()
+
+
+# ---- hand-written numpy: the reference row ------------------------------------------------------
+
+
+def numpy_w1(d: dict) -> Step:
+    x = d["x"]
+    return lambda: (x @ x, 2 * x)
+
+
+def numpy_w2(d: dict) -> Step:
+    x, y, w1, w2 = d["x"], d["y"], d["w1"], d["w2"]
+
+    def step():
+        h = x @ w1
+        h_relu = np.maximum(h, 0)
+        diff = h_relu @ w2 - y
+        loss = np.square(diff).sum()
+        grad_y_pred = 2.0 * diff
+        grad_w2 = h_relu.T @ grad_y_pred
+        grad_w1 = x.T @ ((grad_y_pred @ w2.T) * (h > 0))
+        w1.__isub__(LR * grad_w1)
+        w2.__isub__(LR * grad_w2)
+        return loss, grad_w1, grad_w2
+
+    return step
+
+
+def numpy_w3(d: dict) -> Step:
+    x = d["x"]
+
+    def step():
         t, s, e = np.tanh(x), 1 / (1 + np.exp(-x)), np.exp(-x * x)
         value = (t * s + 0.5 * x * x + e).sum()
         return value, (1 - t * t) * s + t * s * (1 - s) + x - 2 * x * e
-    return eager, compiled, numpy_fn
+
+    return step
 
 
-def w4():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((4096, 512)).astype(np.float32)
-    y = (rng.random((4096, 64)) > 0.5).astype(np.float32)
-    w = (rng.standard_normal((512, 64)) * 0.05).astype(np.float32)
-    b = np.zeros(64, np.float32)
-    xt, yt = tg.from_numpy(x), tg.from_numpy(y)
-    wt, bt = tg.tensor(w, requires_grad=True), tg.tensor(b, requires_grad=True)
+def numpy_w4(d: dict) -> Step:
+    x, y, w, b = d["x"], d["y"], d["w"], d["b"]
 
-    def fn(x, w, b, y):
-        return F.binary_cross_entropy_with_logits(x @ w + b, y)
-
-    def make():
-        wt.grad = bt.grad = None
-        return (xt, wt, bt, yt)
-    eager, compiled = eager_and_compiled(fn, make, [1, 2])
-
-    def numpy_fn():
+    def step():
         z = x @ w + b
         loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
         dz = (1 / (1 + np.exp(-z)) - y) / z.size
         return loss, x.T @ dz, dz.sum(0)
-    return eager, compiled, numpy_fn
+
+    return step
 
 
-def w5():
-    x = np.random.default_rng(0).standard_normal(1_000_000)
-    xt = tg.tensor(x, requires_grad=True)
+def numpy_w5(d: dict) -> Step:
+    x = d["x"]
 
-    def f(x):
-        return (x.sin() * x ** 3).sum()
-
-    def eager():
-        (g,) = tg.autograd.grad(f(xt), xt, create_graph=True)
-        return tg.autograd.grad(g.sum(), xt)
-    compiled_fn = tg.compile(tg.grad(lambda x: tg.grad(f)(x).sum()))
-
-    def compiled():
-        return compiled_fn(x)
-
-    def numpy_fn():
+    def step():
         s, c = np.sin(x), np.cos(x)
-        return -s * x ** 3 + 6 * x * x * c + 6 * x * s
-    return eager, compiled, numpy_fn
+        return (-s * x**3 + 6 * x * x * c + 6 * x * s,)
+
+    return step
 
 
-def main():
-    load = os.getloadavg()[0]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load:.2f}; "
-          f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
-    rows = [("W1 tiny x@x", w1), ("W2 two-layer step", w2), ("W3 elementwise 1e6", lambda: w3(10**6)),
-            ("W3 elementwise 1e7", lambda: w3(10**7)), ("W4 logistic layer", w4),
-            ("W5 second order", w5)]
-    print(f"{'workload':22} {'numpy ms':>10} {'eager ms':>10} {'compiled ms':>12} "
-          f"{'eager/np':>9} {'compiled/np':>12}")
-    for name, make in rows:
-        eager, compiled, numpy_fn = make()
-        t_np, t_eager, t_comp = median_ms(numpy_fn), median_ms(eager), median_ms(compiled)
-        print(f"{name:22} {t_np:10.3f} {t_eager:10.3f} {t_comp:12.3f} {t_eager / t_np:9.2f} "
-              f"{t_comp / t_np:12.2f}", flush=True)
+# ---- tracegrad (eager when compile_ is False) and torch (eager or torch.compile) ---------------
+# `lib` is tracegrad or torch; `wrap` is the identity, tracegrad.compile or torch.compile.
+
+
+def tensor_w1(lib, wrap: Callable, d: dict) -> Step:
+    x = lib.tensor(d["x"], requires_grad=True)
+    f = wrap(dot_self)
+
+    def step():
+        x.grad = None
+        y = f(x)
+        y.backward()
+        return y, x.grad
+
+    return step
+
+
+def tensor_w2(lib, wrap: Callable, d: dict) -> Step:
+    x, y = lib.from_numpy(d["x"]), lib.from_numpy(d["y"])
+    w1, w2 = lib.tensor(d["w1"], requires_grad=True), lib.tensor(d["w2"], requires_grad=True)
+    loss_fn = wrap(two_layer_loss)
+
+    def step():
+        loss = loss_fn(x, w1, w2, y)
+        loss.backward()
+        grads = (w1.grad, w2.grad)
+        with lib.no_grad():
+            w1.sub_(LR * w1.grad)
+            w2.sub_(LR * w2.grad)
+        w1.grad = w2.grad = None
+        return (loss, *grads)
+
+    return step
+
+
+def tensor_w3(lib, wrap: Callable, d: dict) -> Step:
+    x = lib.tensor(d["x"], requires_grad=True)
+    f = wrap(elementwise)
+
+    def step():
+        x.grad = None
+        value = f(x)
+        value.backward()
+        return value, x.grad
+
+    return step
+
+
+def tensor_w4(lib, wrap: Callable, d: dict) -> Step:
+    x, y = lib.from_numpy(d["x"]), lib.from_numpy(d["y"])
+    w, b = lib.tensor(d["w"], requires_grad=True), lib.tensor(d["b"], requires_grad=True)
+    functional = lib.nn.functional
+
+    def logistic_loss(x, w, b, y):
+        return functional.binary_cross_entropy_with_logits(x @ w + b, y)
+
+    f = wrap(logistic_loss)
+
+    def step():
+        w.grad = b.grad = None
+        loss = f(x, w, b, y)
+        loss.backward()
+        return loss, w.grad, b.grad
+
+    return step
+
+
+def eager_w5(lib, d: dict) -> Step:
+    x = lib.tensor(d["x"], requires_grad=True)
+
+    def step():
+        (g,) = lib.autograd.grad(sin_cube(x), x, create_graph=True)
+        return lib.autograd.grad(g.sum(), x)
+
+    return step
+
+
+def tracegrad_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
+    if key == "W5":
+        compiled = tg.compile(tg.grad(lambda x: tg.grad(sin_cube)(x).sum()))
+        x = d()["x"]
+        return {"eager": eager_w5(tg, d()), "compiled": lambda: (compiled(x),)}
+    build = TENSOR_BUILDERS[key]
+    return {"eager": build(tg, lambda f: f, d()), "compiled": build(tg, tg.compile, d())}
+
+
+def torch_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
+    torch = _optional("torch")
+    if torch is None:
+        return {}
+
+    def compile_(f):
+        return torch.compile(f, dynamic=False)
+
+    if key == "W5":
+        # torch.compile refuses double backward through autograd.grad; torch.func composes.
+        func = torch.func
+        compiled = compile_(func.grad(lambda x: func.grad(sin_cube)(x).sum()))
+        x = torch.from_numpy(d()["x"])
+        return {"torch eager": eager_w5(torch, d()), "torch.compile": lambda: (compiled(x),)}
+    build = TENSOR_BUILDERS[key]
+    return {
+        "torch eager": build(torch, lambda f: f, d()),
+        "torch.compile": build(torch, compile_, d()),
+    }
+
+
+TENSOR_BUILDERS = {"W1": tensor_w1, "W2": tensor_w2, "W3": tensor_w3, "W4": tensor_w4}
+
+
+# ---- jax.jit: the same math in jnp --------------------------------------------------------------
+
+
+def jax_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
+    jax = _optional("jax")
+    if jax is None:
+        return {}
+    jax.config.update("jax_enable_x64", True)  # W1 and W5 are float64; float32 stays float32
+    jnp = jax.numpy
+    data = {k: jnp.asarray(v) for k, v in d().items()}
+    if key == "W2":
+        return {"jax.jit": _jax_w2(jax, data)}
+    if key == "W1":
+        f = jax.jit(jax.value_and_grad(lambda x: x @ x))
+    elif key == "W3":
+        f = jax.jit(
+            jax.value_and_grad(
+                lambda x: jnp.sum(jnp.tanh(x) * jax.nn.sigmoid(x) + 0.5 * x**2 + jnp.exp(-x * x))
+            )
+        )
+    elif key == "W4":
+
+        def logistic_loss(w, b, x, y):
+            z = x @ w + b
+            return jnp.mean(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
+
+        f = jax.jit(jax.value_and_grad(logistic_loss, argnums=(0, 1)))
+        args = (data["w"], data["b"], data["x"], data["y"])
+
+        def step():
+            value, grads = jax.block_until_ready(f(*args))
+            return (value, *grads)
+
+        return {"jax.jit": step}
+    else:
+        f = jax.jit(jax.grad(lambda x: jax.grad(lambda x: jnp.sum(jnp.sin(x) * x**3))(x).sum()))
+        return {"jax.jit": lambda: (jax.block_until_ready(f(data["x"])),)}
+    return {"jax.jit": lambda: jax.block_until_ready(f(data["x"]))}
+
+
+def _jax_w2(jax, data: dict) -> Step:
+    def loss(w1, w2, x, y):
+        return jax.numpy.sum((jax.nn.relu(x @ w1) @ w2 - y) ** 2)
+
+    @jax.jit
+    def train_step(w1, w2, x, y):  # value, gradients and the SGD step in one program
+        value, (g1, g2) = jax.value_and_grad(loss, argnums=(0, 1))(w1, w2, x, y)
+        return value, g1, g2, w1 - LR * g1, w2 - LR * g2
+
+    weights = [data["w1"], data["w2"]]
+
+    def step():
+        value, g1, g2, *weights[:] = jax.block_until_ready(
+            train_step(*weights, data["x"], data["y"])
+        )
+        return value, g1, g2
+
+    return step
+
+
+def _optional(name: str):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+NUMPY_BUILDERS = {"W1": numpy_w1, "W2": numpy_w2, "W3": numpy_w3, "W4": numpy_w4, "W5": numpy_w5}
+
+
+def systems_for(w: Workload, with_references: bool = True) -> dict[str, Step]:
+    systems = {"numpy": NUMPY_BUILDERS[w.key](w.data()), **tracegrad_rows(w.key, w.data)}
+    if with_references:
+        systems.update(torch_rows(w.key, w.data))
+        systems.update(jax_rows(w.key, w.data))
+    return systems
+
+
+# ---- checking and timing ------------------------------------------------------------------------
+
+
+def as_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach()
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def max_relative_error(got: tuple, want: tuple) -> float:
+    errors = []
+    for g, w in zip(got, want, strict=True):
+        g, w = as_numpy(g), as_numpy(w)
+        if g.shape != w.shape or g.dtype != w.dtype:
+            return float("inf")
+        scale = max(float(np.abs(w).max()), 1e-30)
+        errors.append(float(np.abs(g.astype(np.float64) - w).max()) / scale)
+    return max(errors)
+
+
+def check(systems: dict[str, Step]) -> dict[str, float]:
+    """Each system's first call (also a warm-up) against numpy's: max relative error."""
+    want = systems["numpy"]()
+    return {name: max_relative_error(fn(), want) for name, fn in systems.items() if name != "numpy"}
+
+
+def calls_per_sample(fn: Step) -> int:
+    start = time.perf_counter()
+    fn()
+    return max(1, int(MIN_SAMPLE_S / max(time.perf_counter() - start, 1e-9)))
+
+
+def time_interleaved(systems: dict[str, Step], rounds: int) -> dict[str, np.ndarray]:
+    """Seconds per call, `rounds` samples per system, each round calling every system in turn."""
+    batch = {name: calls_per_sample(fn) for name, fn in systems.items()}
+    samples: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for name, fn in systems.items():
+            start = time.perf_counter()
+            for _ in range(batch[name]):
+                fn()
+            samples[name].append((time.perf_counter() - start) / batch[name])
+    return {name: np.array(s) for name, s in samples.items()}
+
+
+# ---- the table ----------------------------------------------------------------------------------
+
+
+def target_text(w: Workload, system: str) -> tuple[str, float | None]:
+    if system == "compiled":
+        return f"<= {w.target:g}", w.target
+    if system == "eager" and w.key != "W1":
+        limit = EAGER_SLACK * w.anchors["torch eager"]
+        return f"<= {limit:.2f} (1.5x torch eager {w.anchors['torch eager']:g})", limit
+    if system in w.anchors:
+        return f"(issue: {w.anchors[system]:g})", None
+    return "", None
+
+
+def workload_rows(w: Workload, times: dict[str, np.ndarray], errors: dict[str, float]) -> list:
+    base, base_min = float(np.median(times["numpy"])), float(times["numpy"].min())
+    rows = []
+    for system, t in times.items():
+        ratio = float(np.median(t)) / base
+        text, limit = target_text(w, system)
+        verdict = "" if limit is None else ("ok" if ratio <= limit else "MISS")
+        if errors.get(system, 0.0) > _tol(w):
+            verdict = f"WRONG (rel err {errors[system]:.1e})"
+        rows.append(
+            [
+                w.label,
+                system,
+                f"{np.median(t) * 1e3:.4g}",
+                f"{t.min() * 1e3:.4g}",
+                f"{ratio:.3g}",
+                f"{t.min() / base_min:.3g}",
+                text,
+                verdict,
+            ]
+        )
+    eager, torch_eager = times.get("eager"), times.get("torch eager")
+    if eager is not None and torch_eager is not None and w.key != "W1":
+        rows[[r[1] for r in rows].index("eager")][-1] += (
+            f" ({np.median(eager) / np.median(torch_eager):.2f}x this run's torch eager)"
+        )
+    return rows
+
+
+def _tol(w: Workload) -> float:
+    return 1e-8 if w.key in ("W1", "W5") else 1e-3
+
+
+HEADER = [
+    "workload",
+    "system",
+    "median ms",
+    "min ms",
+    "/ numpy",
+    "min / numpy min",
+    "target",
+    "verdict",
+]
+W6_HEADER = [
+    "workload",
+    "system",
+    "cache",
+    "import s",
+    "first call s",
+    "second call ms",
+    "target",
+    "verdict",
+    "cache events",
+]
+
+
+def format_table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(c).ljust(wd) for c, wd in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    )
+
+
+# ---- machine, versions, threads -----------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> str:
+    import llvmlite
+    import scipy
+
+    found = [
+        ("python", platform.python_version()),
+        ("numpy", np.__version__),
+        ("numba", numba.__version__),
+        ("llvmlite", llvmlite.__version__),
+        ("scipy", scipy.__version__),
+        ("tracegrad", tg.__version__),
+    ]
+    for name in ("torch", "jax", "jaxlib"):
+        try:
+            found.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return ", ".join(f"{k} {v}" for k, v in found)
+
+
+def blas_threads() -> str:
+    """The effective BLAS thread count: threadpoolctl when installed, else OpenBLAS's own getter."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        return (
+            ", ".join(
+                f"{i['internal_api']} {i.get('version')} {i['num_threads']} threads"
+                for i in threadpool_info()
+                if i["user_api"] == "blas"
+            )
+            or "unknown"
+        )
+    except ImportError:
+        pass
+    found = []
+    for path in sorted(
+        {
+            line.split()[-1]
+            for line in Path("/proc/self/maps").read_text().splitlines()
+            if "openblas" in line.lower()
+        }
+    ):
+        lib = ctypes.CDLL(path)
+        for symbol in (
+            "scipy_openblas_get_num_threads64_",
+            "openblas_get_num_threads64_",
+            "scipy_openblas_get_num_threads",
+            "openblas_get_num_threads",
+        ):
+            if hasattr(lib, symbol):
+                found.append(f"{Path(path).name} {getattr(lib, symbol)()} threads")
+                break
+    return ", ".join(found) or "unknown (no threadpoolctl, no OpenBLAS found)"
+
+
+def thread_settings() -> str:
+    names = (
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "TRACEGRAD_JIT",
+        "TRACEGRAD_VMATH",
+        "XLA_FLAGS",
+    )
+    env = ", ".join(f"{n}={os.environ[n]}" for n in names if n in os.environ) or "none set"
+    parts = [f"BLAS: {blas_threads()}", f"numba: {numba.get_num_threads()} threads"]
+    if "torch" in sys.modules:
+        parts.append(f"torch: {sys.modules['torch'].get_num_threads()} intra-op threads")
+    return f"{'; '.join(parts)}; env: {env}"
+
+
+def machine() -> str:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return f"{cpu_model()}, {os.cpu_count()} cores ({usable} usable), load {load} (1/5/15 min)"
+
+
+# ---- W6: first call in a new process ------------------------------------------------------------
+
+_CHILD = (
+    "import sys, time; start = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
+    "import workloads; workloads.first_call_child(sys.argv[2], sys.argv[3], start)"
+)
+
+
+def first_call_child(system: str, label: str, start: float) -> None:
+    """In the new process: time the imports, then the first and second call of one system."""
+    if system != "compiled":
+        _optional(system.split(".")[0])  # torch or jax: their import counts as import
+    imported = time.perf_counter()
+    w = next(w for w in WORKLOADS if w.label == label)
+    if system == "compiled":
+        step = tracegrad_rows(w.key, w.data)["compiled"]
+    else:
+        rows = torch_rows if system.startswith("torch") else jax_rows
+        step = rows(w.key, w.data)[system]
+    built = time.perf_counter()  # data made, nothing compiled yet
+    step()
+    first = time.perf_counter()
+    step()
+    second = time.perf_counter()
+    stats = default_cache().stats if system == "compiled" else None
+    events = f"{stats.disk_hits} disk hits {stats.misses} misses" if stats else ""
+    print(
+        json.dumps(
+            {
+                "import_s": imported - start,
+                "setup_s": built - imported,
+                "first_call_s": first - built,
+                "second_call_s": second - first,
+                "cache": events,
+            }
+        )
+    )
+
+
+def run_child(system: str, w: Workload, cache_dir: Path) -> dict:
+    # Cache directories get names no import can mistake for a package (`python -c` puts its
+    # working directory first on sys.path, and an empty `tracegrad/` there would shadow an
+    # editable install); the child runs in an empty directory of its own.
+    env = {
+        **os.environ,
+        "TRACEGRAD_CACHE_DIR": str(cache_dir / "tracegrad-kernels"),
+        "NUMBA_CACHE_DIR": str(cache_dir / "numba-cache"),
+        "TORCHINDUCTOR_CACHE_DIR": str(cache_dir / "inductor-cache"),
+        "JAX_COMPILATION_CACHE_DIR": str(cache_dir / "jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+    workdir = cache_dir / "cwd"
+    workdir.mkdir(exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(Path(__file__).parent), system, w.label],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=W6_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"W6 child {system} {w.label} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def w6_rows(repeats: int, references: bool) -> list[list[str]]:
+    cases = [("compiled", WORKLOADS[1]), ("compiled", WORKLOADS[2])]
+    if references:
+        cases += [
+            (s, WORKLOADS[1]) for s in ("torch.compile", "jax.jit") if _importable(s.split(".")[0])
+        ]
+    rows = []
+    for system, w in cases:
+        runs: dict[str, list[dict]] = {"empty": [], "warm": []}
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="tracegrad-w6-") as tmp:
+                for cache in ("empty", "warm"):  # the same directories, twice
+                    runs[cache].append(run_child(system, w, Path(tmp)))
+        rows += [w6_row(system, w, cache, r) for cache, r in runs.items()]
+    return rows
+
+
+def w6_row(system: str, w: Workload, cache: str, runs: list[dict]) -> list[str]:
+    first = float(np.median([r["first_call_s"] for r in runs]))
+    limit = W6_TARGETS.get((w.key, cache)) if system == "compiled" else None
+    verdict = "" if limit is None else ("ok" if first <= limit else "MISS")
+    target = f"<= {limit:g}" if limit else ""
+    if (system, cache) in W6_ANCHORS:
+        target = f"(issue: {W6_ANCHORS[system, cache]:g})"
+    return [
+        w.label,
+        system,
+        cache,
+        f"{np.median([r['import_s'] for r in runs]):.2f}",
+        f"{first:.3f}",
+        f"{np.median([r['second_call_s'] for r in runs]) * 1e3:.3g}",
+        target,
+        verdict,
+        "; ".join(r["cache"] for r in runs if r["cache"]),  # one entry per process
+    ]
+
+
+def _importable(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+# ---- main ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 timing rounds, 1 W6 process pair")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--only", default="", help="comma-separated keys, e.g. W2,W6")
+    parser.add_argument("--no-references", action="store_true", help="skip torch and jax rows")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    keys = {k.strip().upper() for k in args.only.split(",") if k.strip()}
+    rounds = 5 if args.quick else 21
+    references = not args.no_references
+    chosen = [w for w in WORKLOADS if not keys or w.key in keys]
+    prepared = [(w, systems_for(w, references)) for w in chosen]  # imports torch/jax if there
+    bullet = "- " if args.markdown else ""
+    print(f"{bullet}date: {datetime.date.today()}; rounds: {rounds}; medians of per-call times")
+    print(f"{bullet}machine: {machine()}")
+    print(f"{bullet}versions: {versions()}")
+    print(f"{bullet}threads: {thread_settings()}\n", flush=True)
+    rows, wrong = [], False
+    for w, systems in prepared:
+        errors = check(systems)
+        wrong |= any(e > _tol(w) for e in errors.values())
+        print(f"timing {w.label}: {', '.join(systems)}", file=sys.stderr, flush=True)
+        rows += workload_rows(w, time_interleaved(systems, rounds), errors)
+    if rows:
+        print(format_table(HEADER, rows, args.markdown))
+    if not keys or "W6" in keys:
+        print(
+            f"\nW6 first call in a new process (imports excluded; median of "
+            f"{1 if args.quick else 3} process pairs; torch/jax rows only without --quick)"
+        )
+        table = w6_rows(1 if args.quick else 3, references and not args.quick)
+        print(format_table(W6_HEADER, table, args.markdown))
+    print(f"\n{bullet}load at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
