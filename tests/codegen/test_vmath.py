@@ -2,7 +2,10 @@
 
 One small map kernel per function and dtype is compiled once per session (cached below) and
 reused by the accuracy, special-value and vectorization tests. References: float64 numpy for
-float32 results; long double (80-bit on x86-64 Linux, libm's *l functions) for float64 ones.
+float32 results; long double (80-bit on x86-64 Linux, libm's *l functions, whose sinl/cosl
+reduce huge arguments exactly) for float64 ones. Samples mix ordinary lanes with lanes that
+take the out-of-line slow paths (huge sin/cos arguments, pow's special cases), so the masked
+vector calls of `vmath._rare` are exercised lane by lane.
 """
 
 from __future__ import annotations
@@ -132,8 +135,6 @@ def samples(name: str, dtype: type, n: int = 300_000) -> np.ndarray:
              np.array(edges)]
     with np.errstate(over="ignore"):
         x = np.concatenate(parts).astype(dtype)
-    if name in ("sin", "cos") and dtype is np.float64:
-        x = x[~(np.abs(x) >= vmath.SINCOS_F64_LIMIT)]  # documented limit, tested separately
     return x
 
 
@@ -171,20 +172,30 @@ def test_vmath_pow_error_within_ulp_bound(suffix):
 
 @needs_vmath
 @pytest.mark.parametrize("name", ["sin", "cos"])
-def test_vmath_sincos_f32_exact_near_multiples_of_half_pi(name):
+def test_vmath_sincos_f32_accurate_near_multiples_of_half_pi(name):
     # the hard cases for argument reduction: float32 values closest to k*pi/2, up to 2**20 * pi
+    # (Cody-Waite in float32 below SINCOS_F32_LIMIT, the exact float64 reduction beyond)
     k = np.arange(1, 2**21, 7, dtype=np.float64)
     x = (k * (np.pi / 2)).astype(np.float32)
     err = ulp_error(apply(name, "f32", x), getattr(np, name)(x.astype(np.float64)), np.float32)
-    assert err.max() <= 1.0
+    assert err.max() <= MAX_ULP["f32"]
 
 
 @needs_vmath
-def test_vmath_sincos_f64_nan_beyond_documented_limit():
-    x = np.array([vmath.SINCOS_F64_LIMIT, -1e300, 1e20])
-    assert np.isnan(apply("sin", "f64", x)).all()
-    assert np.isnan(apply("cos", "f64", x)).all()
-    assert np.isfinite(apply("sin", "f64", [vmath.SINCOS_F64_LIMIT * 0.99])).all()
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_vmath_sincos_f64_huge_arguments_use_exact_reduction(name):
+    # Payne-Hanek beyond SINCOS_F64_LIMIT, mixed with ordinary lanes (the masked slow path)
+    rng = np.random.default_rng(7)
+    limit = vmath.SINCOS_F64_LIMIT
+    x = np.exp(rng.uniform(np.log(limit / 2), np.log(np.finfo(np.float64).max), 20_000))
+    hard = [6381956970095103 * 2.0**797,  # the float64 nearest to a multiple of pi/2
+            limit, np.nextafter(limit, 0), 2.0**1023, float(np.finfo(np.float64).max), 1e22]
+    x = np.concatenate([x, hard, rng.uniform(-4, 4, 20_000)])
+    x = np.concatenate([x, -x])
+    rng.shuffle(x)
+    err = ulp_error(apply(name, "f64", x), getattr(np, name)(x.astype(LD)), np.float64)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP["f64"], f"{name}_f64({x[worst]!r}): {err[worst]:.2f} ulp"
 
 
 # ---- special values ----------------------------------------------------------------------------
@@ -267,8 +278,17 @@ def test_vmath_minimum_maximum_propagate_nan_like_numpy(name, suffix):
 # ---- vectorization -----------------------------------------------------------------------------
 
 VECTOR_WIDTH = {"f32": r"<8 x float>", "f64": r"<4 x double>"}
-COMPUTED_IN_F64 = {("sin", "f32"), ("cos", "f32")}  # float64 inside: 4 lanes
 ALL_CASES = [(n, s) for n in vmath.FUNCTIONS + vmath.INTRINSICS for s in DTYPES]
+
+
+def kernel_body(llvm_ir: str) -> str:
+    """The LLVM IR of the map kernel's own function (not of helpers in the same module)."""
+    starts = [m.start() for m in re.finditer(r"^define ", llvm_ir, flags=re.M)]
+    for start, end in zip(starts, starts[1:] + [len(llvm_ir)]):
+        head = llvm_ir[start:llvm_ir.index("\n", start)]
+        if "map_kernel" in head and "cpython" not in head:
+            return llvm_ir[start:end]
+    raise AssertionError("map kernel not found in the LLVM IR")
 
 
 @needs_vmath
@@ -277,13 +297,17 @@ ALL_CASES = [(n, s) for n in vmath.FUNCTIONS + vmath.INTRINSICS for s in DTYPES]
 def test_vmath_map_loop_vectorizes_without_calls(name, suffix):
     kernel = map_kernel(name, suffix)
     apply(name, suffix, [1.0])  # compile
-    llvm_ir = kernel.inspect_llvm(kernel.signatures[0])
-    width = r"<4 x double>" if (name, suffix) in COMPUTED_IN_F64 else VECTOR_WIDTH[suffix]
-    assert re.search(width, llvm_ir), f"{name}_{suffix}: loop not vectorized"
-    # every vmath function is inlined: no call left except LLVM intrinsics and runtime helpers
-    callees = set(re.findall(r"call [^@]*@([\w.$]+)\(", llvm_ir))
+    body = kernel_body(kernel.inspect_llvm(kernel.signatures[0]))
+    assert re.search(VECTOR_WIDTH[suffix], body), f"{name}_{suffix}: loop not vectorized"
+    # every vmath function is inlined: the kernel calls nothing but LLVM intrinsics, runtime
+    # helpers and the rare slow paths (`_rare`), which the vector loop must call masked
+    callees = set(re.findall(r"call [^@]*@([\w.$]+)\(", body))
     called = {c for c in callees if not c.startswith(("llvm.", "NRT_", "Py", "numba_"))}
-    assert not any("tracegrad" in c for c in called), called
+    rare = {c for c in called if c.startswith("tracegrad.vmath.rare.")}
+    assert not any("tracegrad" in c for c in called - rare), called
+    if rare:  # the vector loop calls the masked variant of the full width
+        width = 8 if suffix == "f32" else 4
+        assert any(c.endswith(f".v{width}") for c in rare), f"{name}_{suffix}: {rare}"
 
 
 @needs_vmath
