@@ -1,12 +1,14 @@
-"""Lowerings of ops that do not fuse into loops: matmul (BLAS through np.dot), movement ops,
-sources. Each writes statements that define the node's value in the kernel."""
+"""Lowerings of ops that do not fuse into loops: matmul (BLAS), movement ops, sources. Each
+writes statements that define the node's value in the kernel."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+from dataclasses import dataclass, replace
 
-from ..errors import UnsupportedError
-from ..ir.graph import Node
+from ..ir.graph import Graph, Node, Value
 from .lowering import Emitter, lowering, np_dtype, typed_literal
 
 
@@ -28,29 +30,130 @@ def _full(e: Emitter, node: Node) -> None:
                  e.note(node))
 
 
+# ---- matmul ----
+# Every matmul becomes `count` 2-D products C_b = A_b @ B_b written into a C-contiguous buffer:
+# a 1-D operand is a 1-row (left) or 1-column (right) matrix, a batch is a loop. Operands are
+# C or F views, never copies: a transpose of the last two axes of a C array is an F view, which
+# BLAS takes as a flag, and a batch broadcast of one matrix reads that matrix. Float products
+# call BLAS (tracegrad.codegen.blas.gemm when the kernel module imports it, else np.dot with
+# an out argument); integer and bool products are loop nests.
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """A matmul operand as `count` matrices of `shape`, stored C-contiguously in `source`
+    (count 1: one matrix shared by the whole batch). `transposed`: the operand's matrices are
+    those matrices transposed."""
+    source: str
+    source_shape: tuple[int, ...]
+    shape: tuple[int, int]
+    count: int
+    transposed: bool = False
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        return self.shape[::-1] if self.transposed else self.shape
+
+
+def _producer(graph: Graph, value: Value) -> Node | None:
+    return next((n for n in graph.nodes if n.out is value), None)
+
+
+def _swaps_last_two(perm: tuple[int, ...]) -> bool:
+    n = len(perm)
+    return n >= 2 and tuple(perm) == tuple(range(n - 2)) + (n - 1, n - 2)
+
+
+def _stack(e: Emitter, value: Value, left: bool) -> _Stack:
+    shape = value.type.shape
+    if len(shape) == 1:
+        matrix = (1, shape[0]) if left else (shape[0], 1)
+        return _Stack(e.contiguous(value), shape, matrix, 1)
+    node = _producer(e.graph, value)
+    op = node.op if node is not None else None
+    source = node.inputs[0] if op in ("transpose", "broadcast_to") else None
+    if op == "transpose" and _swaps_last_two(node.attr_dict["perm"]):
+        # a strided source is copied as it is laid out (cheaper than a transposing copy)
+        return _Stack(e.contiguous(source), source.type.shape, source.type.shape[-2:],
+                      math.prod(shape[:-2]), transposed=True)
+    if op == "broadcast_to" and source.type.ndim >= 2 and source.type.shape[-2:] == shape[-2:] \
+            and math.prod(source.type.shape[:-2]) == 1:
+        return replace(_stack(e, source, left), count=1)
+    return _Stack(e.contiguous(value), shape, shape[-2:], math.prod(shape[:-2]))
+
+
+def _collapse(left: _Stack, right: _Stack, count: int) -> tuple[_Stack, _Stack, int]:
+    """A batch of C matrices times one shared matrix is one product of a taller matrix."""
+    if count > 1 and left.count == count and not left.transposed and right.count == 1:
+        rows, cols = left.shape
+        return replace(left, shape=(count * rows, cols), count=1), right, 1
+    return left, right, count
+
+
+def _matrices(e: Emitter, stack: _Stack) -> str:
+    """Bind the operand's matrices to a local; returns the expression of matrix `b`."""
+    shape = ((stack.count,) if stack.count > 1 else ()) + stack.shape
+    name = stack.source
+    if shape != stack.source_shape or not name.isidentifier():
+        name = e.w.name("a3" if stack.count > 1 else "a2")
+        reshape = f".reshape({shape})" if shape != stack.source_shape else ""
+        e.w.line(f"{name} = {stack.source}{reshape}")
+    item = f"{name}[b]" if stack.count > 1 else name
+    return f"{item}.T" if stack.transposed else item
+
+
 @lowering("matmul")
 def _matmul(e: Emitter, node: Node) -> None:
     a, b = node.inputs
-    if not node.out.type.dtype.is_floating_point:
-        raise UnsupportedError("codegen: matmul of integer tensors (BLAS needs float32 or float64)")
-    name = e.bind(node.out)
-    if a.type.ndim <= 2 and b.type.ndim <= 2:
-        e.w.line(f"{name} = np.dot({e.contiguous(a)}, {e.contiguous(b)})", e.note(node))
+    out = node.out
+    floating = out.type.dtype.is_floating_point
+    if a.type.ndim == 1 and b.type.ndim == 1 and floating:
+        e.w.line(f"{e.bind(out)} = np.dot({e.contiguous(a)}, {e.contiguous(b)})", e.note(node))
         return
-    batch = node.out.type.shape[:-2]
-    count = math.prod(batch)
-    a3 = f"{e.contiguous(a)}.reshape(({count},) + {a.type.shape[-2:]})"
-    b3 = f"{e.contiguous(b)}.reshape(({count},) + {b.type.shape[-2:]})"
-    out3 = e.w.name(name + "_3d")
-    rows, cols = node.out.type.shape[-2:]
-    e.w.line(f"{out3} = np.empty(({count}, {rows}, {cols}), dtype={np_dtype(node.out.type.dtype)})",
-             e.note(node))
-    la, lb = e.w.name("a3"), e.w.name("b3")
-    e.w.line(f"{la} = {a3}")
-    e.w.line(f"{lb} = {b3}")
-    with e.w.block(f"for b in range({count}):"):
-        e.w.line(f"{out3}[b] = np.dot({la}[b], {lb}[b])")
-    e.w.line(f"{name} = {out3}.reshape({node.out.type.shape})")
+    e.w.line(note=e.note(node))
+    left, right = _stack(e, a, left=True), _stack(e, b, left=False)
+    count = max(left.count, right.count)
+    left, right, count = _collapse(left, right, count)
+    m, n = left.matrix[0], right.matrix[1]
+    a_b, b_b = _matrices(e, left), _matrices(e, right)
+    name = e.bind(out)
+    buffer = name if (m, n) == out.type.shape else e.w.name(name + "_mm")
+    shape = ((count,) if count > 1 else ()) + (m, n)
+    init = "empty" if floating else "zeros"
+    e.w.line(f"{buffer} = np.{init}({shape}, dtype={np_dtype(out.type.dtype)})")
+    c_b = f"{buffer}[b]" if count > 1 else buffer
+    with e.w.block(f"for b in range({count}):") if count > 1 else contextlib.nullcontext():
+        _product(e, a_b, b_b, c_b, (m, left.matrix[1], n), floating)
+    if buffer != name:
+        e.w.line(f"{name} = {buffer}.reshape({out.type.shape})" if out.type.shape else
+                 f"{name} = {buffer}[0, 0]")
+
+
+def _product(e: Emitter, a: str, b: str, c: str, mkn: tuple[int, int, int],
+             floating: bool) -> None:
+    """c = a @ b for 2-D views a and b (C or F) and a C-contiguous c of the right shape."""
+    if floating and _kernels_import_blas():
+        e.w.line(f"blas.gemm(1.0, {a}, {b}, 0.0, {c})")
+        return
+    if floating:
+        e.w.line(f"np.dot({a}, {b}, {c})")
+        return
+    m, k, n = mkn
+    views = [e.w.name(x) for x in ("av", "bv", "cv")]
+    e.w.line(f"{', '.join(views)} = {a}, {b}, {c}")
+    v = e.w.name("v")
+    with e.w.block(f"for i in range({m}):"):
+        with e.w.block(f"for p in range({k}):"):
+            e.w.line(f"{v} = {views[0]}[i, p]")
+            with e.w.block(f"for j in range({n}):"):
+                e.w.line(f"{views[2]}[i, j] += {v} * {views[1]}[p, j]")
+
+
+@functools.cache
+def _kernels_import_blas() -> bool:
+    """Whether kernel modules import tracegrad.codegen.blas (their header is emit.py's)."""
+    from .emit import module_header
+    return "from tracegrad.codegen import blas" in module_header("g", "forward", "0" * 12, [])
 
 
 @lowering("reshape")
@@ -69,8 +172,10 @@ def _reshape(e: Emitter, node: Node) -> None:
 @lowering("transpose")
 def _transpose(e: Emitter, node: Node) -> None:
     (x,) = node.inputs
+    perm = node.attr_dict["perm"]
     name = e.bind(node.out)
-    e.w.line(f"{name} = {e.var[x]}.transpose({node.attr_dict['perm']})", e.note(node))
+    view = ".T" if tuple(perm) == (1, 0) else f".transpose({perm})"   # .T of C is F for Numba
+    e.w.line(f"{name} = {e.var[x]}{view}", e.note(node))
     e.noncontiguous.add(node.out)
 
 
