@@ -90,3 +90,14 @@ def test_stealable_rules_on_kernel_buffers():
     view = tg.Tensor._make(passthrough[1:], tg.float64)
     verdict = ag._stealable(view)
     assert not verdict
+
+
+def test_pooled_gradient_is_taken_over_and_never_shared():
+    from tracegrad.runtime.pool import POOL
+    x = tg.tensor(np.linspace(-1, 1, 1 << 17), requires_grad=True)     # big: pooled outputs
+    (x.exp() * 2).sum().backward()
+    first = x.grad.numpy()
+    assert POOL.owns(first)                      # taken over from the pool, not copied
+    np.testing.assert_allclose(first, 2 * np.exp(x.detach().numpy()))
+    y = x.detach().exp()                         # the pool must not hand the .grad buffer out
+    assert not np.shares_memory(y.numpy(), first)

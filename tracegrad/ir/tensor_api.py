@@ -142,6 +142,8 @@ class TensorOps:
 
     # ---- dtype ----
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> TensorOps:
+        if dtype is self.dtype and not args and not kwargs:
+            return self
         target = _to_target(dtype, *args, **kwargs)
         if target is None or target is self.dtype:
             return self
@@ -190,6 +192,8 @@ class TensorOps:
 
     # ---- movement ----
     def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], tuple) and shape[0] == self.shape:
+            return self
         target = _infer_shape(_shape_args(shape), self.numel())
         return self if target == tuple(self.shape) else self._apply("reshape", self, shape=target)
 
@@ -235,7 +239,10 @@ class TensorOps:
         return self if perm == tuple(range(self.ndim)) else self._apply("transpose", self, perm=perm)
 
     def transpose(self, dim0, dim1):
-        perm = list(range(self.ndim))
+        ndim = self.ndim
+        if ndim == 2 and (dim0, dim1) in _MATRIX_SWAPS:   # the common case, without permute()
+            return self._apply("transpose", self, perm=(1, 0))
+        perm = list(range(ndim))
         perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
         return self.permute(perm)
 
@@ -343,7 +350,23 @@ def prepare(*operands: Any, dtype: dt.DType | None = None) -> list[Any]:
 _COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 
 
+_NUMBER = (builtins.int, builtins.float)
+_MATRIX_SWAPS = frozenset((a, b) for a in (0, 1, -2, -1) for b in (0, 1, -2, -1) if a % 2 != b % 2)
+
+
 def binary(op: str, a: Any, b: Any, *, floating: builtins.bool = False) -> TensorOps:
+    # Fast paths, equal to what `prepare` would do: two tensors of one world, shape and dtype
+    # (no cast, no broadcast), or a float tensor and a Python int/float (the tensor's dtype
+    # wins, the number becomes a float literal).
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if isinstance(a, TensorOps) and a.dtype is b.dtype and a.shape == b.shape \
+                and (a.dtype.is_floating_point or not floating):
+            return a._apply(op, a, b)
+    elif tb in _NUMBER and isinstance(a, TensorOps) and a.dtype.is_floating_point:
+        return a._apply(op, a, builtins.float(b))
+    elif ta in _NUMBER and isinstance(b, TensorOps) and b.dtype.is_floating_point:
+        return b._apply(op, builtins.float(a), b)
     dtype = common_dtype(a, b)
     if floating and not dtype.is_floating_point:
         dtype = dt.default_float()
@@ -355,6 +378,9 @@ def where(condition: Any, a: Any, b: Any) -> TensorOps:
     """Elementwise choice: `a` where `condition` holds, else `b` (tensors or Python numbers)."""
     if not isinstance(condition, TensorOps):
         raise TypeError(f"where's condition must be a bool tensor, got {type(condition).__name__}")
+    fast = _where_fast(condition, a, b)
+    if fast is not None:
+        return fast
     dtype = common_dtype(a, b)
     shape = broadcast_shapes(*(tuple(x.shape) for x in (condition, a, b) if isinstance(x, TensorOps)))
     cond = condition.to(dt.bool_).broadcast_to(shape)
@@ -366,8 +392,33 @@ def where(condition: Any, a: Any, b: Any) -> TensorOps:
     return lead(cond, x, y)._apply("where", cond, x, y)
 
 
+def _where_fast(condition: TensorOps, a: Any, b: Any) -> TensorOps | None:
+    """`where` without preparation, when there is nothing to prepare: a bool condition and
+    float tensors of its world and shape, or one such tensor and a Python number."""
+    shape, world = condition.shape, type(condition)
+    if condition.dtype is not dt.bool_:
+        return None
+    tensors = [x for x in (a, b) if type(x) is world]
+    if not tensors or any(x.shape != shape for x in tensors):
+        return None
+    dtype = tensors[0].dtype
+    if not dtype.is_floating_point or any(x.dtype is not dtype for x in tensors):
+        return None
+    operands = []
+    for x in (a, b):
+        if type(x) in _NUMBER:
+            x = builtins.float(x)
+        elif type(x) is not world:
+            return None
+        operands.append(x)
+    return condition._apply("where", condition, *operands)
+
+
 def matmul(a: Any, b: Any) -> TensorOps:
     """numpy/PyTorch matmul: 1-D operands are vectors; batch dimensions broadcast."""
+    if type(a) is type(b) and isinstance(a, TensorOps) and a.dtype is b.dtype \
+            and a.ndim <= 2 and b.ndim <= 2:
+        return a._apply("matmul", a, b)        # one world, one dtype, no batch: nothing to prepare
     if not (isinstance(a, TensorOps) and isinstance(b, TensorOps)):
         raise TypeError("matmul expects two tensors")
     dtype = dt.promote(a.dtype, b.dtype)

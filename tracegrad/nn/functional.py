@@ -91,8 +91,10 @@ def mse_loss(input: TensorOps, target: TensorOps, reduction: str = "mean") -> Te
 def _bce_logits(z: TensorOps, y: TensorOps, weight: Any, pos_weight: Any, *,
                 reduction: str) -> TensorOps:
     """(1 - y) z + (1 + (p - 1) y) softplus(-z): stable for any |z| (softplus is a primitive)."""
-    scale = 1.0 if pos_weight is None else (pos_weight - 1.0) * y + 1.0
-    loss = (1.0 - y) * z + scale * (-z).softplus()
+    softplus = (-z).softplus()
+    if pos_weight is not None:                  # without it the scale is 1: no multiply
+        softplus = ((pos_weight - 1.0) * y + 1.0) * softplus
+    loss = (1.0 - y) * z + softplus
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

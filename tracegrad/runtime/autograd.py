@@ -31,6 +31,7 @@ from ..ir.tensor_api import TensorOps
 from ..ir.types import TensorType
 from .grad_mode import _ENABLED as _GRAD_ENABLED
 from .grad_mode import is_grad_enabled
+from .pool import POOL
 
 _SEQUENCE = itertools.count()
 _NODE_CLASSES: dict[str, type] = {}
@@ -411,7 +412,9 @@ def _stealable(grad: Any) -> bool:
     if type(grad).__name__ != "Tensor" or grad._grad_fn is not None or grad._requires_grad:
         return False
     data = grad._data
-    if sys.getrefcount(data) != _ATTRIBUTE_REFS:       # before `.flags`, which refers to it
+    # before `.flags`, which refers to it; the eager buffer pool's own reference does not count
+    # (it hands a buffer out again only once nothing else refers to it)
+    if sys.getrefcount(data) != _ATTRIBUTE_REFS + POOL.owns(data):
         return False
     if not (data.flags.writeable and data.flags.c_contiguous):
         return False

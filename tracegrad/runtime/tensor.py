@@ -31,6 +31,7 @@ from ..ir.ops import OPS
 from ..ir.tensor_api import TensorOps, full_like, prepare, where
 from ..ir.types import Size, TensorType
 from . import autograd as ag
+from . import kernels  # noqa: F401  (installs the eager fast path of ir/ops/fast.py)
 from .grad_mode import is_grad_enabled
 
 _NON_LEAF_GRAD_WARNING = (
@@ -51,8 +52,8 @@ class Tensor(TensorOps):
     tensor([6.])
     """
 
-    __slots__ = ("_data", "_dtype", "_requires_grad", "_grad_fn", "_grad", "_vbox",
-                 "_retains_grad", "_accumulator", "_base", "_view_of", "__weakref__")
+    __slots__ = ("_data", "_dtype", "_type", "_size", "_requires_grad", "_grad_fn", "_grad",
+                 "_vbox", "_retains_grad", "_accumulator", "_base", "_view_of", "__weakref__")
     _priority = 1
     __array_priority__ = 1000     # `np.float64(2.0) * t` calls Tensor.__rmul__, as in PyTorch
 
@@ -67,6 +68,7 @@ class Tensor(TensorOps):
     def _init(self, data: np.ndarray, dtype: dt.DType, grad_fn: ag.Node | None,
               vbox: list[int] | None) -> None:
         self._data, self._dtype, self._grad_fn = data, dtype, grad_fn
+        self._type = self._size = None          # cached TensorType and Size, built on first use
         self._requires_grad = self._retains_grad = False
         self._grad = self._accumulator = self._base = self._view_of = None
         self._vbox = vbox if vbox is not None else [0]
@@ -96,11 +98,21 @@ class Tensor(TensorOps):
     # ---- metadata ----
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        size = self._size
+        if size is None:
+            size = self._size = Size(self._data.shape)
+        return size
 
     @property
     def dtype(self) -> dt.DType:
         return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
 
     @property
     def device(self) -> device:
@@ -108,7 +120,9 @@ class Tensor(TensorOps):
 
     @property
     def type_(self) -> TensorType:
-        return TensorType(self._data.shape, self._dtype)
+        if self._type is None:         # cached: `_data` and `_dtype` change only together (data=)
+            self._type = TensorType(self._data.shape, self._dtype)
+        return self._type
 
     @property
     def _version(self) -> int:
@@ -231,35 +245,49 @@ class Tensor(TensorOps):
     @data.setter
     def data(self, value: Tensor) -> None:
         self._data, self._dtype = value._data, value._dtype
+        self._type = self._size = None
 
     # ---- the op hook ----
     def _apply(self, op: str, *operands: Any, **attrs: Any) -> Tensor:
         op_def = OPS[op]
+        types, arrays, recording = [], [], False
         for x in operands:
-            if isinstance(x, ag.Unavailable):      # a VJP rule read a freed or changed value
-                x._concrete()
-            if isinstance(x, Tensor) and x._base is not None:
-                x._check_view()
-        types = tuple(x.type_ if isinstance(x, Tensor) else x for x in operands)
+            if isinstance(x, Tensor):
+                if x._base is not None:
+                    x._check_view()
+                types.append(x.type_)
+                arrays.append(x._data)
+                recording = recording or x._requires_grad or x._grad_fn is not None
+            else:
+                if isinstance(x, ag.Unavailable):      # a VJP rule read a freed or changed value
+                    x._concrete()
+                types.append(x)
+                arrays.append(x)
         out_type = op_def.infer(*types, **attrs)
-        arrays = [x._data if isinstance(x, Tensor) else x for x in operands]
         data = op_def.compute(*arrays, **attrs)
-        if not isinstance(data, np.ndarray) or data.dtype != out_type.dtype.np:
-            data = np.asarray(data, dtype=out_type.dtype.np)
-        out = Tensor._make(data, out_type.dtype)
-        aliased = any(isinstance(x, Tensor) and x._data is data for x in operands)
-        if data.base is not None or aliased:
+        dtype = out_type.dtype
+        if type(data) is not np.ndarray or data.dtype != dtype.np:
+            data = np.asarray(data, dtype=dtype.np)
+        out = Tensor._make(data, dtype)
+        if data.shape == out_type.shape:
+            out._type = out_type
+        aliased = data.base is not None
+        for a in arrays:
+            aliased = aliased or a is data
+        if aliased:
             out._become_view(operands)
-        if op_def.vjp is not None and out_type.dtype.is_floating_point and is_grad_enabled() \
-                and any(isinstance(x, Tensor) and x.requires_grad for x in operands):
+        if recording and op_def.vjp is not None and dtype.is_floating_point and is_grad_enabled():
+            types = tuple(types)
             name = op_def.grad_fn_name(types, attrs)
             node = ag.node_class(name, ag.OpNode)(op_def, attrs, operands, types, out, out_type)
             out._set_grad_fn(node)
         return out
 
     def _become_view(self, operands: tuple) -> None:
+        data = self._data
         for x in operands:
-            if isinstance(x, Tensor) and np.may_share_memory(self._data, x._data):
+            if isinstance(x, Tensor) and (data.base is x._data
+                                          or np.may_share_memory(data, x._data)):
                 self._vbox, self._base = x._vbox, x._base if x._base is not None else x
                 self._view_of = self._base._grad_fn
                 return

@@ -40,12 +40,12 @@ class OpDef:
     attrs: tuple[str, ...] = ()
     vjp: Callable[..., tuple] | None = None      # None: no gradient flows through this op
     scalar: str | None = None                    # ELEMENTWISE: expression over {0}, {1}, ...
-    eager_name: str | Callable[..., str] = ""    # PyTorch's grad_fn name, or (operands, attrs) -> name
+    eager_name: str | Callable[..., str] = ""    # PyTorch's grad_fn name (define() fills in
+                                                 # "<Name>Backward0"), or (operands, attrs) -> name
 
     def grad_fn_name(self, operands: tuple, attrs: dict[str, Any]) -> str:
-        if callable(self.eager_name):
-            return self.eager_name(operands, attrs)
-        return self.eager_name or f"{self.name.title().replace('_', '')}Backward0"
+        name = self.eager_name
+        return name(operands, attrs) if callable(name) else name
 
 
 OPS: dict[str, OpDef] = {}
@@ -55,6 +55,8 @@ def define(name: str, kind: Kind, **fields: Any) -> OpDef:
     """Create and register an op; defining a name twice is a bug."""
     if name in OPS:
         raise ValueError(f"op {name!r} is already defined")
+    if not fields.get("eager_name"):                       # PyTorch's usual spelling
+        fields["eager_name"] = f"{name.title().replace('_', '')}Backward0"
     OPS[name] = op_def = OpDef(name=name, kind=kind, **fields)
     return op_def
 

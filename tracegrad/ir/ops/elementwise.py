@@ -15,6 +15,8 @@ import numpy as np
 
 from ..tensor_api import is_tensor, where
 from . import Kind, define, rules
+from . import fast
+from .fast import accelerated
 
 E = Kind.ELEMENTWISE
 
@@ -23,35 +25,72 @@ def _unary(name, compute, scalar, vjp, infer=rules.floating, **extra):
     define(name, E, arity=1, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
 
 
+try:    # numpy >= 2 keeps errstate in a contextvar: setting it directly costs 0.2 us, not 2
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:                                 # pragma: no cover - other numpy versions
+    _ERRSTATE = None
+_LAST_QUIET: list = [None, None]                    # (the caller's errstate, its quiet twin)
+
+
+def _quiet_state(current):
+    with np.errstate(all="ignore"):                 # the caller's state, every error ignored
+        _LAST_QUIET[:] = [current, _ERRSTATE.get()]
+    return _LAST_QUIET[1]
+
+
 def _quiet(fn):
     """Run a numpy function without floating-point warnings (inf and nan are results, as in PyTorch)."""
-    def run(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
+    if _ERRSTATE is None:                           # pragma: no cover
+        def run(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        def run(*args, **kwargs):
+            current = _ERRSTATE.get()
+            quiet = _LAST_QUIET[1] if current is _LAST_QUIET[0] else _quiet_state(current)
+            token = _ERRSTATE.set(quiet)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _ERRSTATE.reset(token)
     run.__name__ = getattr(fn, "__name__", "compute")
     return run
 
 
 # ---- unary math ----
 
-_unary("neg", np.negative, "(-{0})", lambda g, out, x: (-g,), infer=rules.elementwise)
-_unary("exp", _quiet(np.exp), "exp({0})", lambda g, out, x: (g * out,))
-_unary("log", _quiet(np.log), "log({0})", lambda g, out, x: (g / x,))
-_unary("log1p", _quiet(np.log1p), "log1p({0})", lambda g, out, x: (g / (x + 1.0),))
-_unary("sin", _quiet(np.sin), "sin({0})", lambda g, out, x: (g * x.cos(),))
-_unary("cos", _quiet(np.cos), "cos({0})", lambda g, out, x: (g * -x.sin(),))
-_unary("tanh", np.tanh, "tanh({0})", lambda g, out, x: (g * (1.0 - out * out),))
-_unary("sqrt", _quiet(np.sqrt), "sqrt({0})", lambda g, out, x: (g / (out * 2.0),))
+# `accelerated`: big float arrays run vmath kernels (transcendental functions) or write into
+# recycled buffers (ir/ops/fast.py); everything else is the numpy call itself.
+_unary("neg", _quiet(accelerated("neg", np.negative)), "(-{0})", lambda g, out, x: (-g,),
+       infer=rules.elementwise)
+_unary("exp", _quiet(accelerated("exp", np.exp)), "exp({0})", lambda g, out, x: (g * out,))
+_unary("log", _quiet(accelerated("log", np.log)), "log({0})", lambda g, out, x: (g / x,))
+_unary("log1p", _quiet(accelerated("log1p", np.log1p)), "log1p({0})",
+       lambda g, out, x: (g / (x + 1.0),))
+_unary("sin", _quiet(accelerated("sin", np.sin)), "sin({0})",
+       lambda g, out, x: (g * x.cos(),))
+_unary("cos", _quiet(accelerated("cos", np.cos)), "cos({0})",
+       lambda g, out, x: (g * -x.sin(),))
+_unary("tanh", _quiet(accelerated("tanh", np.tanh)), "tanh({0})",
+       lambda g, out, x: (g * (1.0 - out * out),))
+_unary("sqrt", _quiet(accelerated("sqrt", np.sqrt)), "sqrt({0})",
+       lambda g, out, x: (g / (out * 2.0),))
 
 
+@_quiet
 def _sigmoid(x):
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-x))
 
 
-_unary("sigmoid", _sigmoid, "sigmoid({0})", lambda g, out, x: (g * (out * (1.0 - out)),))
-_unary("softplus", lambda x: np.logaddexp(0.0, x).astype(x.dtype, copy=False),
-       "softplus({0})", lambda g, out, x: (g * x.sigmoid(),))
+@_quiet
+def _softplus(x):
+    return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
+
+
+_unary("sigmoid", accelerated("sigmoid", _sigmoid), "sigmoid({0})",
+       lambda g, out, x: (g * (out * (1.0 - out)),))
+_unary("softplus", accelerated("softplus", _softplus), "softplus({0})",
+       lambda g, out, x: (g * x.sigmoid(),))
 
 
 def _relu_vjp(g, out, x):
@@ -100,12 +139,13 @@ def _binary(name, compute, scalar, vjp, infer=rules.elementwise, **extra):
     define(name, E, arity=2, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
 
 
-_binary("add", _quiet(np.add), "({0} + {1})", lambda g, out, x, y: (g, g))
-_binary("sub", _quiet(np.subtract), "({0} - {1})", lambda g, out, x, y: (g, lambda: -g),
+_binary("add", _quiet(accelerated("add", np.add)), "({0} + {1})", lambda g, out, x, y: (g, g))
+_binary("sub", _quiet(accelerated("sub", np.subtract)), "({0} - {1})",
+        lambda g, out, x, y: (g, lambda: -g),
         eager_name=lambda ops, attrs: "SubBackward0" if is_tensor_type(ops[0]) else "RsubBackward1")
-_binary("mul", _quiet(np.multiply), "({0} * {1})",
+_binary("mul", _quiet(accelerated("mul", np.multiply)), "({0} * {1})",
         lambda g, out, x, y: (lambda: g * y, lambda: g * x))
-_binary("div", _quiet(np.true_divide), "({0} / {1})",
+_binary("div", _quiet(accelerated("div", np.true_divide)), "({0} / {1})",
         lambda g, out, x, y: (lambda: g / y, lambda: -g * x / (y * y)), infer=rules.floating)
 
 
@@ -117,8 +157,12 @@ def _log_of(v):
 
 
 def _pow_base_grad(g, x, y):
-    if not is_tensor(y):
-        return g * 0.0 if y == 0 else g * (y * x ** (y - 1))
+    if not is_tensor(y):                 # a literal exponent: static, so Python branches
+        if y == 0:
+            return g * 0.0
+        if y == 1:
+            return g                     # x ** 0 is 1, even for NaN
+        return g * (2.0 * x) if y == 2 else g * (y * x ** (y - 1))
     return where(y == 0, 0.0, g * (y * x ** (y - 1.0)))
 
 
@@ -134,7 +178,41 @@ def _pow_name(operands, attrs):
     return "PowBackward1" if x_tensor and y_tensor else ("PowBackward0" if x_tensor else "PowBackward2")
 
 
-_binary("pow", _quiet(np.power), "pow({0}, {1})",
+def _small_exponent(x, y) -> int | None:
+    """A literal integer exponent in [-4, 4] on a float array: computed by products, as
+    PyTorch and codegen do (np.power costs 10-30 ns per element; a product rounds at most
+    |n|-1 times more, within 2 ulp)."""
+    if isinstance(y, (int, float)) and not isinstance(y, bool) and isinstance(x, np.ndarray) \
+            and x.dtype.kind == "f" and float(y).is_integer() and -4 <= y <= 4:
+        return int(y)
+    return None
+
+
+def _power_by_multiplication(x, n):
+    if n == 0:
+        return np.ones_like(x)          # pow(x, 0) = 1 even for NaN (C99, numpy)
+    out = fast.empty_like(x)            # an array even for 0-d x; recycled when big
+    if abs(n) == 1:
+        np.copyto(out, x)
+    else:
+        np.multiply(x, x, out=out)
+    if abs(n) == 3:
+        np.multiply(out, x, out=out)
+    elif abs(n) == 4:
+        np.multiply(out, out, out=out)
+    return np.divide(1, out, out=out) if n < 0 else out
+
+
+_general_power = accelerated("pow", np.power)
+
+
+@_quiet
+def _power(x, y):
+    n = _small_exponent(x, y)
+    return _general_power(x, y) if n is None else _power_by_multiplication(x, n)
+
+
+_binary("pow", _power, "pow({0}, {1})",
         lambda g, out, x, y: (lambda: _pow_base_grad(g, x, y), lambda: _pow_exponent_grad(g, out, x, y)),
         eager_name=_pow_name)
 

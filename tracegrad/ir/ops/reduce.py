@@ -40,8 +40,9 @@ def _np_reduce(fn):
 
 
 def _sum_compute(a, *, axes, keepdims):
-    """The sum keeps the input's dtype (numpy would widen int32 to int64; `infer` says int32)."""
-    return np.sum(a, axis=axes, keepdims=keepdims, dtype=a.dtype)
+    """The sum keeps the input's dtype (numpy would widen int32 to int64; `infer` says int32).
+    np.add.reduce is what np.sum runs, without np.sum's Python wrapper (2 us per call)."""
+    return np.add.reduce(a, axis=axes, dtype=a.dtype, keepdims=keepdims)
 
 
 define("sum", R, arity=1, attrs=("axes", "keepdims"), infer=rules.reduce,
@@ -69,7 +70,7 @@ def sum_to_numpy(a: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
-    summed = np.sum(a, axis=axes, keepdims=True, dtype=a.dtype) if axes else a
+    summed = np.add.reduce(a, axis=axes, dtype=a.dtype, keepdims=True) if axes else a
     return summed.reshape(shape)
 
 

@@ -87,7 +87,10 @@ def _check_axes(x: TensorType, axes: tuple[int, ...]) -> None:
 
 
 def broadcast_to(x: TensorType, *, shape: tuple[int, ...]) -> TensorType:
-    if len(shape) < x.ndim or broadcast_shapes(x.shape, shape) != tuple(shape):
+    lead = len(shape) - x.ndim                 # each axis of x is 1 or the target's size
+    if lead < 0 or any(n != 1 and n != shape[lead + i] for i, n in enumerate(x.shape)):
+        if lead >= 0:
+            broadcast_shapes(x.shape, shape)   # PyTorch's message when sizes clash
         raise ShapeError(f"cannot broadcast {x} to shape {list(shape)}")
     return TensorType(tuple(shape), x.dtype)
 
