@@ -9,11 +9,10 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given
-from support import random_graphs
 from support import seed_functions as seeds
 from support.golden import assert_golden
 from support.gradcheck import EAGER
-from support.random_programs import programs
+from support.random_programs import programs, random_programs
 from support.samples import Case, diff_operands, grad_cases, op_function
 
 import tracegrad as tg
@@ -104,7 +103,7 @@ def _weighted_float_outputs(program, cotangents):
     return loss
 
 
-@given(random_graphs.random_programs(max_steps=8))
+@given(random_programs(max_steps=8))
 def test_grad_equals_eager_backward_on_random_op_graphs(program):
     rng = np.random.default_rng(11)
     outs = [o for o in evaluate(program.graph, *program.inputs) if o.dtype.kind == "f"]

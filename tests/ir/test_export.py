@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given
-from support.random_graphs import assert_results_identical, random_programs
+from support.random_programs import assert_results_identical, random_programs
 
 from tracegrad import dtypes as dt
 from tracegrad.errors import TracegradError

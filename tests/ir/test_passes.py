@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.random_graphs import assert_results_close, assert_results_identical, random_programs
+from support.random_programs import assert_results_close, assert_results_identical, random_programs
 
 import tracegrad as tg
 from tracegrad import dtypes as dt

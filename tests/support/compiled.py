@@ -23,19 +23,14 @@ from tracegrad.codegen import jit
 from tracegrad.runtime.cache import KernelCache, set_default_cache
 
 
-def _no_jit(*args: Any, **kwargs: Any) -> Any:
-    if len(args) == 1 and callable(args[0]) and not kwargs:
-        return args[0]
-    return lambda fn: fn
-
-
 @contextlib.contextmanager
 def plain_python() -> Iterator[None]:
     """Kernels built inside run their generated source as plain Python and numpy."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACEGRAD_JIT", "0")
-        patch.setattr(jit, "njit", _no_jit)
+        patch.setattr(jit, "njit", jit._identity)
         patch.setattr(jit, "prange", range)
+        patch.setattr(jit, "vm", jit._python_vmath(), raising=False)
         yield
 
 

@@ -1,7 +1,7 @@
 """Group a graph's nodes into kernels' loop nests.
 
-A loop group iterates over one shape: it holds pointwise nodes (elementwise ops and
-broadcast_to) of that output shape, and reductions (sum, max, min, sum_to) whose input has that
+A loop group iterates over one shape: it holds pointwise nodes (elementwise ops, broadcast_to
+and full) of that output shape, and reductions (sum, max, min, sum_to) whose input has that
 shape, fused with their producers. Values that only feed nodes of the same group stay scalars
 inside the loop; the rest are materialized. Every other node (matmul, reshape, transpose, slice,
 concat, take, ...) is a group of its own.
@@ -37,7 +37,9 @@ class Group:
 
 
 def is_pointwise(node: Node) -> bool:
-    return OPS[node.op].kind is Kind.ELEMENTWISE or node.op == "broadcast_to"
+    """Nodes whose element i depends only on element i (or a broadcast one) of the operands;
+    `full` counts (a literal in the loop), so a folded constant never becomes an array."""
+    return OPS[node.op].kind is Kind.ELEMENTWISE or node.op in ("broadcast_to", "full")
 
 
 def iteration_shape(node: Node) -> tuple[int, ...] | None:

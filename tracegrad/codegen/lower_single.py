@@ -35,8 +35,7 @@ def _full(e: Emitter, node: Node) -> None:
 # a 1-D operand is a 1-row (left) or 1-column (right) matrix, a batch is a loop. Operands are
 # C or F views, never copies: a transpose of the last two axes of a C array is an F view, which
 # BLAS takes as a flag, and a batch broadcast of one matrix reads that matrix. Float products
-# call BLAS (tracegrad.codegen.blas.gemm when the kernel module imports it, else np.dot with
-# an out argument); integer and bool products are loop nests.
+# call BLAS through tracegrad.codegen.blas.gemm; integer and bool products are loop nests.
 
 
 @dataclass(frozen=True)
@@ -132,11 +131,8 @@ def _matmul(e: Emitter, node: Node) -> None:
 def _product(e: Emitter, a: str, b: str, c: str, mkn: tuple[int, int, int],
              floating: bool) -> None:
     """c = a @ b for 2-D views a and b (C or F) and a C-contiguous c of the right shape."""
-    if floating and _kernels_import_blas():
-        e.w.line(f"blas.gemm(1.0, {a}, {b}, 0.0, {c})")
-        return
     if floating:
-        e.w.line(f"np.dot({a}, {b}, {c})")
+        e.w.line(f"blas.gemm(1.0, {a}, {b}, 0.0, {c})")
         return
     m, k, n = mkn
     views = [e.w.name(x) for x in ("av", "bv", "cv")]
@@ -150,12 +146,6 @@ def _product(e: Emitter, a: str, b: str, c: str, mkn: tuple[int, int, int],
 
 
 @functools.cache
-def _kernels_import_blas() -> bool:
-    """Whether kernel modules import tracegrad.codegen.blas (their header is emit.py's)."""
-    from .emit import module_header
-    return "from tracegrad.codegen import blas" in module_header("g", "forward", "0" * 12, [])
-
-
 @lowering("reshape")
 def _reshape(e: Emitter, node: Node) -> None:
     (x,) = node.inputs

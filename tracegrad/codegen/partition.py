@@ -6,13 +6,22 @@ depends on a cotangent. Default policy (functorch's default partition): save eve
 a backward node reads. With `recompute=True`, values made by elementwise ops are recomputed in
 the backward from what is saved anyway (primal inputs and other saved values) rather than saved:
 cheap arithmetic instead of memory traffic. Both policies give identical numbers.
+
+Scalar seed (`fold_seed=True`, used when the only cotangent is a scalar, as for a loss, and no
+cast on its path rounds it to a narrower float):
+gradients are linear in the cotangent c, so grad(c) = c * grad(1). The forward graph then
+computes the gradients for c = 1 in the same kernel (one fused loop reads each input once and
+evaluates each transcendental once, where a split forward/backward evaluates it twice or saves
+it), and saves them; the backward graph only scales them by c. The trade: a forward whose
+backward never runs still pays for the gradients. Numbers agree with the split policies to
+rounding (bit for bit when c = 1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.builder import rename
+from ..ir.builder import GraphBuilder, rename
 from ..ir.graph import Graph, Node, Value
 from ..ir.printer import SAVED_PREFIX, value_names
 from .fusion import is_pointwise
@@ -25,11 +34,14 @@ class Partition:
     saved: tuple[Value, ...]   # the joint graph's values the backward reads (in order)
 
 
-def partition(joint: Graph, num_primals: int, num_outputs: int, recompute: bool = True) -> Partition:
+def partition(joint: Graph, num_primals: int, num_outputs: int, recompute: bool = True,
+              fold_seed: bool = True) -> Partition:
     from ..ir.passes.dce import eliminate_dead_code
     primals = joint.inputs[:num_primals]
     cotangents = joint.inputs[num_primals:]
     backward_nodes = _backward_nodes(joint, set(cotangents))
+    if fold_seed and _foldable_seed(joint, cotangents, backward_nodes):
+        return _seeded_partition(joint, num_primals, num_outputs)
     forward_nodes = [n for n in joint.nodes if n.out not in backward_nodes]
     produced_forward = {n.out for n in forward_nodes} | set(primals)
     saved = _saved_values(joint, backward_nodes, produced_forward, num_outputs)
@@ -103,3 +115,46 @@ def _backward_graph(joint: Graph, backward: set[Value], saved_inputs: dict[Value
                   for n in joint.nodes if n.out in backward and n.out not in saved_inputs)
     grads = tuple(sub(v) for v in joint.outputs[num_outputs:])
     return Graph(f"{joint.name}", tuple(saved_inputs.values()) + cotangents, nodes, grads)
+
+
+# ---- scalar seed: gradients for c = 1 in the forward, scaled by c in the backward ----
+
+def _foldable_seed(joint: Graph, cotangents: tuple[Value, ...], backward: set[Value]) -> bool:
+    """One scalar float cotangent, and no cast to a narrower float on its path: a cast rounds
+    the cotangent (eager gives float32(c) * ...), so c * grad(1) would be more exact than eager."""
+    if not (len(cotangents) == 1 and cotangents[0].type.shape == ()
+            and cotangents[0].type.dtype.is_floating_point):
+        return False
+    return not any(n.op == "cast" and n.out in backward and _narrows(n) for n in joint.nodes)
+
+
+def _narrows(cast: Node) -> bool:
+    source, target = cast.inputs[0].type.dtype, cast.out.type.dtype
+    return not target.is_floating_point or target.np.itemsize < source.np.itemsize
+
+
+def _seeded_partition(joint: Graph, num_primals: int, num_outputs: int) -> Partition:
+    from ..ir.passes import optimize
+    primals, (seed,) = joint.inputs[:num_primals], joint.inputs[num_primals:]
+    one = Node("full", (), (("value", 1.0), ("shape", ()), ("dtype", seed.type.dtype)), (seed,))
+    grads = joint.outputs[num_outputs:]
+    saved = tuple(dict.fromkeys(grads))
+    comments = tuple((k + 1, text) for k, text in joint.comments)
+    forward = Graph(joint.name, primals, (one, *joint.nodes), joint.outputs[:num_outputs] + saved,
+                    comments)
+    forward = optimize(forward)
+    names = value_names(joint)
+    saved_names = {v: SAVED_PREFIX + names[v].lstrip("%") for v in saved}
+    forward = rename(forward, dict(zip(forward.outputs[num_outputs:], saved_names.values())))
+    return Partition(forward, _scale_graph(joint.name, saved, saved_names, seed, grads), saved)
+
+
+def _scale_graph(name: str, saved: tuple[Value, ...], saved_names: dict[Value, str], seed: Value,
+                 grads: tuple[Value, ...]) -> Graph:
+    """saved unit gradients + cotangent c -> each gradient times c."""
+    b = GraphBuilder(name, record_locations=False)
+    inputs = {v: b.add_input(v.type, saved_names[v]) for v in saved}
+    b.inputs.append(seed)
+    c = b.wrap(seed)
+    scaled = {v: (inputs[v] * c.to(v.type.dtype)).value for v in saved}
+    return b.finish([scaled[g] for g in grads])

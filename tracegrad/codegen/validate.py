@@ -12,17 +12,16 @@ from .lowering import SINGLE_LOWERINGS
 _KERNEL_DTYPES = (dt.bool_, dt.int32, dt.int64, dt.float32, dt.float64)
 
 
-def check_supported(graph: Graph) -> None:
+def check_supported(graph: Graph, call_site: str | None = None) -> None:
+    """Raise UnsupportedError for an op or dtype kernels cannot take. `call_site` ('file:line'
+    of the user's call) locates errors about inputs, which no node's line does."""
     for value in graph.inputs:
-        _check_dtype(value.type.dtype, f"input {value.hint or '?'}", None)
+        _check_dtype(value.type.dtype, f"input {value.hint or '?'}", call_site)
     for node in graph.nodes:
         where = f" (at {node.loc})" if node.loc else ""
         if not (is_pointwise(node) or node.op in REDUCERS or node.op in SINGLE_LOWERINGS):
             raise UnsupportedError(f"codegen cannot lower op {node.op!r}{where}")
         _check_dtype(node.out.type.dtype, f"op {node.op!r}", node.loc)
-        if node.op == "matmul" and not node.out.type.dtype.is_floating_point:
-            raise UnsupportedError(f"codegen: matmul of {node.out.type.dtype.name} tensors is not "
-                                   f"supported (BLAS needs float32 or float64){where}")
 
 
 def _check_dtype(dtype: dt.DType, what: str, loc: str | None) -> None:

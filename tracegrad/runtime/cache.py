@@ -76,20 +76,26 @@ class KernelCache:
 
     def key(self, graph: Graph, phase: str, options: str) -> str:
         from .. import __version__
+        from ..codegen.blas import CACHE_TOKEN as BLAS_TOKEN
         from ..codegen.vmath import CACHE_TOKEN
         named = hashlib.sha256(format_graph(graph).encode()).hexdigest()   # names reach the text
         parts = (structural_key(graph), named, phase, options, __version__, _FINGERPRINT, CACHE_TOKEN,
+                 BLAS_TOKEN,
                  numba.__version__, np.__version__, str(jit_enabled()))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
-    def kernel(self, graph: Graph, phase: str, options: str = "") -> Kernel:
-        key = self.key(graph, phase, options)
+    def kernel(self, graph: Graph, phase: str, options: str = "",
+               stats: CacheStats | None = None, saved: int = 0) -> Kernel:
+        """The kernel for one phase of `graph`; events count in `self.stats` and, when given,
+        in `stats` too (a compiled function's own counters). `saved`: how many trailing
+        outputs are saved for the backward (the header lists them)."""
+        counters = (self.stats,) if stats is None else (self.stats, stats)
+        key = self.key(graph, phase, f"{options}|saved={saved}")
         if key in self.memory:
-            self.stats.memory_hits += 1
-            self._event(f"memory hit {graph.name} {phase}")
+            self._event(counters, "memory_hits", f"memory hit {graph.name} {phase}")
             return self.memory[key]
         start = time.perf_counter()
-        text, source = emit_module(graph, phase, key, options)
+        text, source = emit_module(graph, phase, key, options, saved)
         if self._disk_ok():
             module, on_disk = load_module(self.directory, key, text)
             path = Path(module.__file__)
@@ -97,19 +103,19 @@ class KernelCache:
             module, on_disk, path = _load_in_memory(key, text), False, None
         fn = getattr(module, source.function)
         origin = "disk" if on_disk else "new"
-        if on_disk:
-            self.stats.disk_hits += 1
-        else:
-            self.stats.misses += 1
         kernel = Kernel(fn, source, text, path, origin, time.perf_counter() - start)
         self.memory[key] = kernel
-        self._event(f"{'disk hit' if on_disk else 'miss'} {graph.name} {phase} "
+        self._event(counters, "disk_hits" if on_disk else "misses",
+                    f"{'disk hit' if on_disk else 'miss'} {graph.name} {phase} "
                     f"({kernel.seconds * 1e3:.1f} ms to load)")
         debug_log(4, lambda: text)
         return kernel
 
-    def _event(self, text: str) -> None:
-        self.stats.events.append(text)
+    @staticmethod
+    def _event(counters: tuple[CacheStats, ...], kind: str, text: str) -> None:
+        for stats in counters:
+            setattr(stats, kind, getattr(stats, kind) + 1)
+            stats.events.append(text)
         debug_log(1, f"cache {text}")
 
     def _disk_ok(self) -> bool:

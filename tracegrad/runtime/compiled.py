@@ -22,16 +22,19 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from ..debug import log as debug_log
+from ..codegen.jit import jit_enabled
+from ..codegen.options import kernel_options
 from ..codegen.partition import Partition, partition
 from ..codegen.validate import check_supported
 from ..dtypes import from_numpy_dtype
+from ..errors import user_location
 from ..ir.autodiff import append_adjoints, vjp_graph
 from ..ir.graph import Graph
 from ..ir.tensor_api import full_like
 from ..tracer.pytree import LEAF, flatten, unflatten
 from ..tracer.trace import output_value, trace
 from . import autograd as ag
-from .cache import Kernel, KernelCache, default_cache
+from .cache import CacheStats, Kernel, KernelCache, default_cache
 from .grad_mode import is_grad_enabled
 from .guards import describe, signature
 from .tensor import Tensor
@@ -65,6 +68,7 @@ class Entry:
     backward_specs: tuple = ()            # (dtype, numpy dtype, is 0-d) per backward output
     cotangent_specs: tuple = ()           # the same for each float output's cotangent
     times: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, str] = field(default_factory=dict)   # node counts per stage, for explain()
 
 
 class CompiledFunction:
@@ -81,6 +85,7 @@ class CompiledFunction:
         self._cache = cache
         self._entries: dict[tuple, Entry] = {}
         self._fast: dict[tuple, Callable] = {}       # _fast_key(args) -> Entry.run
+        self.stats = CacheStats()                      # this function's kernel-cache events
 
     @property
     def cache(self) -> KernelCache:
@@ -118,12 +123,14 @@ class CompiledFunction:
         t = time.perf_counter()
         graph = _optimize(traced.graph)
         times["passes"] = time.perf_counter() - t
-        check_supported(graph)
+        counts = {"forward passes": f"{len(traced.graph.nodes)} -> {len(graph.nodes)} nodes"}
+        check_supported(graph, user_location())
         tensor_leaves = traced.tensor_leaves
         diff = tuple(k for k, i in enumerate(tensor_leaves) if _wants_grad(leaves[i]))
         float_outputs = tuple(j for j, v in enumerate(graph.outputs)
                               if v.type.dtype.is_floating_point)
         entry = self._kernels(graph, traced.out_tree, tensor_leaves, diff, float_outputs, times)
+        entry.counts = {**counts, **entry.counts}
         entry.vjp_function = self._vjp_factory(leaves, traced, diff, float_outputs)
         entry.run = _runner(entry)
         self._entries[key] = entry
@@ -133,32 +140,32 @@ class CompiledFunction:
 
     def _kernels(self, graph: Graph, out_tree: Any, tensor_leaves: tuple, diff: tuple,
                  float_outputs: tuple, times: dict) -> Entry:
-        options = self._options(graph)
         if not (is_grad_enabled() and diff and float_outputs):
-            forward = self._timed_kernel(graph, "forward", options, times)
+            forward = self._timed_kernel(graph, "forward", times)
             return Entry(graph, out_tree, tensor_leaves, forward, times=times)
         t = time.perf_counter()
         joint = vjp_graph(graph, wrt=diff, seed="inputs", outputs=float_outputs, name=graph.name)
         times["autodiff"] = time.perf_counter() - t
         t = time.perf_counter()
+        before = len(joint.nodes)
         joint = _optimize(joint)
+        times["passes"] += time.perf_counter() - t
+        t = time.perf_counter()
         split = partition(joint, len(graph.inputs), len(graph.outputs))
         times["partition"] = time.perf_counter() - t
-        forward = self._timed_kernel(split.forward, "forward", options, times)
-        backward = self._timed_kernel(split.backward, "backward", options, times)
+        counts = {"joint passes": f"{before} -> {len(joint.nodes)} nodes",
+                  "partition": f"forward {len(split.forward.nodes)} nodes, backward "
+                               f"{len(split.backward.nodes)} nodes"}
+        forward = self._timed_kernel(split.forward, "forward", times, saved=len(split.saved))
+        backward = self._timed_kernel(split.backward, "backward", times)
         return Entry(graph, out_tree, tensor_leaves, forward, diff, float_outputs, split,
-                     backward, joint, times=times)
+                     backward, joint, times=times, counts=counts)
 
-    def _timed_kernel(self, graph: Graph, phase: str, options: str, times: dict) -> Kernel:
-        kernel = self.cache.kernel(graph, phase, options)
+    def _timed_kernel(self, graph: Graph, phase: str, times: dict, saved: int = 0) -> Kernel:
+        options = kernel_options(graph, self._parallel, self._fastmath)
+        kernel = self.cache.kernel(graph, phase, options, stats=self.stats, saved=saved)
         times[f"codegen {phase}"] = kernel.seconds
         return kernel
-
-    def _options(self, graph: Graph) -> str:
-        options = []
-        if self._fastmath:
-            options.append("fastmath=True")
-        return ", ".join(options)
 
     def _vjp_factory(self, leaves: list, traced: Any, diff: tuple, float_outputs: tuple) -> Callable:
         """A lazily compiled function (inputs, cotangents) -> gradients, for create_graph=True."""
@@ -182,7 +189,9 @@ class CompiledFunction:
         def get() -> CompiledFunction:
             if not holder:
                 vjp.__name__ = f"vjp_{getattr(fn, '__name__', 'f')}"
-                holder.append(CompiledFunction(vjp, cache=self._cache))
+                holder.append(CompiledFunction(vjp, parallel=self._parallel,
+                                               fastmath=self._fastmath, cache=self._cache))
+                holder[0].stats = self.stats           # its kernels count as this function's
             return holder[0]
         return get
 
@@ -311,6 +320,9 @@ def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
         start = time.perf_counter()
         result = kernel.fn(*arrays, *kernel.source.constants)
         times[stage] = time.perf_counter() - start
+        if jit_enabled():
+            debug_log(1, lambda: f"{stage} {times[stage] * 1e3:.1f} ms ({kernel.source.function}: "
+                                 f"Numba's compile or disk-cache load)")
         return result
     except NumbaError as error:
         raise _numba_error(kernel, error) from None

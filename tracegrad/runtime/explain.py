@@ -10,7 +10,7 @@ from .guards import describe
 
 def explain(compiled: Any) -> str:
     name = getattr(compiled, "__name__", "f")
-    stats = compiled.cache.stats
+    stats = compiled.stats
     lines = [f"tracegrad.compile({name}): {len(compiled._entries)} signature(s); cache: "
              f"{stats.memory_hits} memory hits, {stats.disk_hits} disk hits, {stats.misses} misses"]
     for key, entry in compiled._entries.items():
@@ -21,6 +21,7 @@ def explain(compiled: Any) -> str:
 def _entry_lines(key: tuple, entry: Any) -> list[str]:
     lines = [f"signature {describe(key)}"]
     lines.append("  time: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in entry.times.items()))
+    lines.append("  nodes: " + "; ".join(f"{k} {v}" for k, v in entry.counts.items()))
     lines.append(f"  forward graph: {len(entry.graph.nodes)} nodes; kernel from "
                  f"{entry.forward.origin}: {entry.forward.path or 'memory'}")
     lines += [f"    fused: {g}" for g in entry.forward.source.groups]

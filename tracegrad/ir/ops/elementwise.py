@@ -101,7 +101,7 @@ _unary("relu", lambda x: np.maximum(x, 0).astype(x.dtype), "({0} if not {0} <= {
        _relu_vjp, infer=rules.elementwise)
 _unary("abs", np.abs, "abs({0})", lambda g, out, x: (g * x.sign(),), infer=rules.elementwise)
 _unary("sign", lambda x: np.subtract(x > 0, x < 0, dtype=x.dtype),
-       "(({0} > {z}) - ({0} < {z}))", None, infer=rules.elementwise)   # PyTorch: sign(nan) = 0
+       "(({0} > {z}) * 1 - ({0} < {z}) * 1)", None, infer=rules.elementwise)   # PyTorch: sign(nan) = 0
 
 
 def _clamp_vjp(g, out, x, *, min, max):
