@@ -68,6 +68,17 @@ def test_kernel_options_none_decides_by_the_work_of_the_largest_loop(monkeypatch
     assert kernel_options(_graph(cheap, _f32(n)), True, False) == "parallel=True"
 
 
+def test_kernel_options_none_keeps_kernels_that_call_blas_serial(monkeypatch):
+    """OpenBLAS's pool and Numba's workers spin against each other: auto mode stays serial."""
+    monkeypatch.setattr(options, "_threads", lambda: 2)
+    graph = _graph(lambda a, w: (a @ w).exp() * 2.0, _f32(1024, 64), _f32(64, 512))
+    assert kernel_options(graph, None, False) == ""
+    assert kernel_options(graph, True, False) == "parallel=True"
+    ints = _graph(lambda a, w: (a @ w) * 2, np.ones((1024, 64), np.int64),
+                  np.ones((64, 1024), np.int64))        # a loop nest, no BLAS
+    assert kernel_options(ints, None, False) == "parallel=True"
+
+
 def test_no_parallel_option_for_a_kernel_without_a_parallel_loop(monkeypatch):
     """Small loops, or a large loop that sums over its outer axis: nothing to prange."""
     monkeypatch.setattr(options, "_threads", lambda: 2)

@@ -17,20 +17,24 @@ from ..ir.graph import Graph
 # kernels, min of 200 runs, 2026-11-23): fork+join costs 2-4 us; prange wins from 65536
 # elements for a cheap map (2*x+1: 11.0 us serial / 8.5 us parallel; 32768: 4.5 / 6.5), from
 # 8192 for two vmath calls per element (tanh*sigmoid: 18.1 / 9.4; 4096: 7.8 / 8.5) and from
-# 131072-262144 for a plain sum(x*x) (65536: 4.4 / 6.0, 262144: 19.8 / 12.8). So a loop runs
-# in parallel when elements * (1 + VMATH_CALL_WEIGHT * vmath calls in its body) reaches
-# PARALLEL_MIN_ELEMENTS: 65536 for cheap loops, 7282 for tanh*sigmoid, 13108 for one exp.
-PARALLEL_MIN_ELEMENTS = 65536
-VMATH_CALL_WEIGHT = 4
+# 131072-262144 for a plain sum(x*x) (65536: 4.4 / 6.0, 262144: 19.8 / 12.8). A loop runs in
+# parallel when elements * (1 + VMATH_CALL_WEIGHT * vmath calls in its body) reaches
+# PARALLEL_MIN_ELEMENTS: 7944 elements for two vmath calls, 15888 for one exp, and 2**19 for
+# cheap loops: their gain near the measured break-even is a few microseconds, while Numba's
+# worker threads spinning next to OpenBLAS's pool cost milliseconds (the W2 step: 8.0 ms with
+# a parallel 100k-element scale after a BLAS kernel, 0.68 ms serial; benchmarks/workloads.py).
+PARALLEL_MIN_ELEMENTS = 1 << 19
+VMATH_CALL_WEIGHT = 32
 
 
 def kernel_options(graph: Graph, parallel: bool | None, fastmath: bool) -> str:
     """Keyword text for the graph's `@njit(...)`; "" means the defaults.
 
     parallel=True: large loops use prange; False: none do; None: as True when Numba runs more
-    than one thread."""
+    than one thread and the kernel calls no BLAS."""
     parts = []
-    if parallel is not False and (parallel or _threads() > 1) and has_parallel_loop(graph):
+    auto = parallel is None and _threads() > 1 and not _calls_blas(graph)
+    if (parallel or auto) and has_parallel_loop(graph):
         parts.append("parallel=True")
     if fastmath:
         parts.append("fastmath=True")
@@ -47,6 +51,12 @@ def has_parallel_loop(graph: Graph) -> bool:
     one pass of string building, no compile)."""
     from .emit import emit_function
     return "prange(" in emit_function(graph, "probe", "parallel=True").text
+
+
+def _calls_blas(graph: Graph) -> bool:
+    """A float matmul calls OpenBLAS, whose own thread pool busy-waits on the same cores as
+    Numba's workers: parallel=None keeps such kernels serial (parallel=True still forces)."""
+    return any(n.op == "matmul" and n.out.type.dtype.is_floating_point for n in graph.nodes)
 
 
 def _threads() -> int:
