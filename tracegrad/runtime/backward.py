@@ -76,13 +76,14 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
 
     A non-leaf tensor in `inputs` starts retaining its gradient, as in PyTorch.
     """
+    single = tensors[0] if type(tensors) is list and len(tensors) == 1 else tensors
     if (grad_tensors is None and inputs is None and not create_graph
-            and type(tensors) is Tensor and tensors._grad_fn is not None
-            and tensors._base is None and tensors._data.size == 1):
+            and type(single) is Tensor and single._grad_fn is not None
+            and single._base is None and single._data.size == 1):
         # the common `loss.backward()`: what the general path would do, minus its checks
-        data = tensors._data
-        ones = Tensor._make(np.ones(data.shape, data.dtype), tensors._dtype)
-        ag.run_engine([tensors._grad_fn], [ones], keep_graph=bool(retain_graph),
+        data = single._data
+        ones = Tensor._make(np.array(1, data.dtype).reshape(data.shape), single._dtype)
+        ag.run_engine([single._grad_fn], [ones], keep_graph=bool(retain_graph),
                       create_graph=False)
         return
     outputs = _as_list(tensors)
