@@ -27,7 +27,7 @@ from ..codegen.options import kernel_options
 from ..codegen.partition import Partition, partition
 from ..codegen.validate import check_supported
 from ..dtypes import from_numpy_dtype
-from ..errors import user_location
+from ..errors import UnsupportedError, user_location
 from ..ir.autodiff import append_adjoints, vjp_graph
 from ..ir.graph import Graph
 from ..ir.tensor_api import full_like
@@ -244,20 +244,13 @@ def _fast_key(args: tuple) -> tuple | None:
     return tuple(key)
 
 
-def _argument(leaf: Any) -> Any:
+def _argument(leaf: Any, np_dtype: np.dtype | None = None) -> Any:
+    """A value as kernels take it: contiguous, 0-d as a scalar, and, when `np_dtype` is given,
+    of that dtype (a cotangent reaching a compiled node from eager code may differ)."""
     data = leaf._data if isinstance(leaf, Tensor) else np.asarray(leaf)
+    if np_dtype is not None and data.dtype != np_dtype:
+        data = data.astype(np_dtype)
     if data.ndim == 0:
-        return data[()]
-    return data if data.flags.c_contiguous else np.ascontiguousarray(data)
-
-
-def _cotangent(grad: Any, spec: tuple) -> Any:
-    """A cotangent as the backward kernel takes it: its output's dtype (a gradient reaching a
-    compiled node from eager code may differ), contiguous, 0-d as a scalar."""
-    data = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
-    if data.dtype != spec[1]:
-        data = data.astype(spec[1])
-    if spec[2]:
         return data[()]
     return data if data.flags.c_contiguous else np.ascontiguousarray(data)
 
@@ -266,11 +259,11 @@ def _output_specs(values: Any) -> tuple:
     return tuple((v.type.dtype, v.type.dtype.np, not v.type.shape) for v in values)
 
 
-def _wrap(results: Any, specs: tuple, start: int = 0) -> list[Tensor]:
+def _wrap(results: Any, specs: tuple) -> list[Tensor]:
     """Kernel results -> tensors. Numba returns 0-d values as Python scalars: give them back
     their dtype (a float32 scalar must not come back float64)."""
     out = []
-    for r, (dtype, np_dtype, scalar) in zip(results[start:], specs):
+    for r, (dtype, np_dtype, scalar) in zip(results, specs):
         if scalar:
             r = np.array(r, np_dtype)
         elif r.dtype != np_dtype:                  # codegen keeps dtypes; never trust silently
@@ -283,7 +276,6 @@ def _runner(entry: Entry) -> Callable:
     """The per-call path of one signature, with everything that does not depend on the
     argument values looked up once: arguments -> kernel -> tensors (-> one autograd node)."""
     kernel, positions, times = entry.forward, entry.tensor_leaves, entry.times
-    fn, constants = kernel.fn, kernel.source.constants
     specs = _output_specs(entry.graph.outputs)
     if entry.split is not None:
         entry.backward_specs = _output_specs(entry.split.backward.outputs)
@@ -291,18 +283,10 @@ def _runner(entry: Entry) -> Callable:
     n = len(specs)
     grad_node = entry.backward is not None
     single = entry.out_tree == LEAF
-    first = [True]
 
     def run(leaves: Any) -> Any:
-        arrays = [_argument(leaves[i]) for i in positions]
-        if first[0]:
-            results = _call_kernel(kernel, arrays, times, "numba forward")
-            first[0] = False
-        else:
-            try:
-                results = fn(*arrays, *constants)
-            except NumbaError as error:
-                raise _numba_error(kernel, error) from None
+        results = _call_kernel(kernel, [_argument(leaves[i]) for i in positions], times,
+                               "numba forward")
         tensors = _wrap(results, specs)
         if grad_node:
             node = CompiledFunctionBackward(entry, results[n:], [leaves[i] for i in positions])
@@ -311,11 +295,10 @@ def _runner(entry: Entry) -> Callable:
     return run
 
 
-def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
-                 stage: str = "") -> tuple:
+def _call_kernel(kernel: Kernel, arrays: list, times: dict, stage: str) -> tuple:
     """Run a kernel; the first call's time (Numba's compile or cache load) goes to `times`."""
     try:
-        if times is None or stage in times:
+        if stage in times:
             return kernel.fn(*arrays, *kernel.source.constants)
         start = time.perf_counter()
         result = kernel.fn(*arrays, *kernel.source.constants)
@@ -325,14 +308,9 @@ def _call_kernel(kernel: Kernel, arrays: list, times: dict | None = None,
                                  f"Numba's compile or disk-cache load)")
         return result
     except NumbaError as error:
-        raise _numba_error(kernel, error) from None
-
-
-def _numba_error(kernel: Kernel, error: Exception) -> Exception:
-    from ..errors import UnsupportedError
-    return UnsupportedError(f"tracegrad generated a kernel Numba could not compile ({kernel.path});"
-                            f" this is a tracegrad bug, please report it with that file. Numba "
-                            f"said: {str(error).splitlines()[0]}")
+        raise UnsupportedError(f"tracegrad generated a kernel Numba could not compile "
+                               f"({kernel.path}); this is a tracegrad bug, please report it with "
+                               f"that file. Numba said: {str(error).splitlines()[0]}") from None
 
 
 class _Slots(dict):
@@ -370,16 +348,10 @@ class CompiledFunctionBackward(ag.Node):
             cts = [grad]
         if is_grad_enabled():
             return list(self._differentiable(cts))
-        arrays = [_cotangent(c, spec) if c is not None else _zeros(entry, j)
+        arrays = [_argument(c, spec[1]) if c is not None else _zeros(entry, j)
                   for c, j, spec in zip(cts, entry.float_outputs, entry.cotangent_specs)]
-        kernel = entry.backward
-        if "numba backward" not in entry.times:
-            return _wrap(_call_kernel(kernel, [*self._saved, *arrays], entry.times,
-                                      "numba backward"), entry.backward_specs)
-        try:
-            results = kernel.fn(*self._saved, *arrays, *kernel.source.constants)
-        except NumbaError as error:
-            raise _numba_error(kernel, error) from None
+        results = _call_kernel(entry.backward, [*self._saved, *arrays], entry.times,
+                               "numba backward")
         return _wrap(results, entry.backward_specs)
 
     def _differentiable(self, cts: list) -> tuple:
