@@ -259,68 +259,12 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
     """
     top, ran = ran is None, [] if ran is None else ran
     try:
-        if not capture and not boundary:
-            return _propagate_all(roots, grads, create_graph, accumulate, ran)
         return _propagate(roots, grads, create_graph, set(capture), accumulate,
                           boundary or _NO_BOUNDARY, ran)
     finally:
         if top and not keep_graph:
             for node in ran:
                 node.release()
-
-
-def _propagate_all(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
-                   accumulate_leaves: bool, ran: list[Node]) -> dict[Node, Any]:
-    """`_propagate` without targets or boundary: every reachable node runs (`backward()`).
-    The hot path of eager training loops and of every compiled call's backward."""
-    deps = _dependencies(roots, _NO_BOUNDARY)
-    buffers: dict[Node, Any] = {}
-    for root, grad in zip(roots, grads):
-        buffers[root] = grad if root not in buffers else buffers[root] + grad
-    ready = [(-r._seq, r) for r in buffers if deps[r] == 0]
-    heapq.heapify(ready)
-    token = _GRAD_ENABLED.set(create_graph) if create_graph != is_grad_enabled() else None
-    pop, push = heapq.heappop, heapq.heappush
-    try:
-        while ready:
-            node = pop(ready)[1]
-            grad = buffers.pop(node, None)
-            if grad is None:
-                outputs = None
-            else:
-                if node._pre_hooks or node._output is not None:
-                    grad = _prepare(node, grad)
-                if type(node) is AccumulateGrad:
-                    if accumulate_leaves:
-                        ran.append(node)
-                        leaf = node._leaf()
-                        if leaf is None:
-                            pass
-                        elif (leaf._grad is None and not create_graph
-                              and sys.getrefcount(grad) == _LOCAL_REFS and _stealable(grad)):
-                            leaf._grad = grad   # nobody else can see it: take it, as PyTorch does
-                        else:
-                            accumulate(leaf, grad, create_graph)
-                    continue
-                ran.append(node)
-                outputs = node._backward(grad, ran)
-            for i, child in enumerate(node.edges):
-                if child is None:
-                    continue
-                if outputs is not None:
-                    out = outputs[i]
-                    if callable(out) and not isinstance(out, TensorOps):
-                        out = out()             # a thunk: only gradients somebody needs
-                    if out is not None:
-                        buffers[child] = out if child not in buffers else buffers[child] + out
-                deps[child] -= 1
-                if deps[child] == 0:
-                    push(ready, (-child._seq, child))
-            outputs = grad = out = None     # hold no references: a leaf may take over a gradient
-    finally:
-        if token is not None:
-            _GRAD_ENABLED.reset(token)
-    return {}
 
 
 def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
@@ -366,20 +310,33 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 if accumulate_leaves and grad is not None:
                     ran.append(node)
                     leaf = node._leaf()
-                    if leaf is not None:
+                    if leaf is None:
+                        pass
+                    elif (leaf._grad is None and not create_graph
+                          and sys.getrefcount(grad) == _LOCAL_REFS and _stealable(grad)):
+                        leaf._grad = grad   # nobody else can see it: take it, as PyTorch does
+                    else:
                         accumulate(leaf, grad, create_graph)
                 continue
             if final:
                 continue
-            outputs = _run_node(node, grad, ran)
-            for child, out in zip(node.edges, outputs):
+            outputs = None
+            if grad is not None:
+                ran.append(node)
+                outputs = node._backward(grad, ran)
+            for i, child in enumerate(node.edges):
                 if child is None or child not in needed:
                     continue
-                if out is not None:
-                    buffers[child] = out if child not in buffers else buffers[child] + out
+                if outputs is not None:
+                    out = outputs[i]
+                    if callable(out) and not isinstance(out, TensorOps):
+                        out = out()             # a thunk: only gradients somebody needs
+                    if out is not None:
+                        buffers[child] = out if child not in buffers else buffers[child] + out
                 deps[child] -= 1
                 if deps[child] == 0:
                     heapq.heappush(ready, (-child._seq, child))
+            outputs = grad = out = None     # hold no references: a leaf may take over a gradient
     finally:
         if token is not None:
             _GRAD_ENABLED.reset(token)
@@ -472,20 +429,6 @@ def _stored(grad: Any) -> Any:
     if grad.requires_grad and is_grad_enabled():
         return grad._composite("CopyBackwards", _copy, grad)
     return Tensor._make(np.array(grad._data, copy=True), grad.dtype)
-
-
-def _run_node(node: Node, grad: Any, ran: list[Node]) -> Sequence[Any]:
-    if grad is None:
-        return [None] * len(node.edges)
-    ran.append(node)
-    outputs = node._backward(grad, ran)
-    return [_materialize(out) if edge is not None else None
-            for out, edge in zip(outputs, node.edges)]
-
-
-def _materialize(entry: Any) -> Any:
-    """A VJP entry may be a thunk so that unneeded gradients are never computed."""
-    return entry() if callable(entry) and not isinstance(entry, TensorOps) else entry
 
 
 def _discover(roots: Sequence[Node], boundary: set[Node]) -> tuple[list[Node], dict[Node, list]]:
