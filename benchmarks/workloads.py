@@ -205,17 +205,25 @@ def numpy_w5(d: dict) -> Step:
 # `lib` is tracegrad or torch; `wrap` is the identity, tracegrad.compile or torch.compile.
 
 
-def tensor_w1(lib, wrap: Callable, d: dict) -> Step:
-    x = lib.tensor(d["x"], requires_grad=True)
-    f = wrap(dot_self)
+def _value_and_grad(fn: Callable) -> Callable:
+    """A builder of the step `value = f(x); value.backward()` for one input `d["x"]`."""
 
-    def step():
-        x.grad = None
-        y = f(x)
-        y.backward()
-        return y, x.grad
+    def build(lib, wrap: Callable, d: dict) -> Step:
+        x = lib.tensor(d["x"], requires_grad=True)
+        f = wrap(fn)
 
-    return step
+        def step():
+            x.grad = None
+            value = f(x)
+            value.backward()
+            return value, x.grad
+
+        return step
+
+    return build
+
+
+tensor_w1 = _value_and_grad(dot_self)
 
 
 def tensor_w2(lib, wrap: Callable, d: dict) -> Step:
@@ -236,17 +244,7 @@ def tensor_w2(lib, wrap: Callable, d: dict) -> Step:
     return step
 
 
-def tensor_w3(lib, wrap: Callable, d: dict) -> Step:
-    x = lib.tensor(d["x"], requires_grad=True)
-    f = wrap(elementwise)
-
-    def step():
-        x.grad = None
-        value = f(x)
-        value.backward()
-        return value, x.grad
-
-    return step
+tensor_w3 = _value_and_grad(elementwise)
 
 
 def tensor_w4(lib, wrap: Callable, d: dict) -> Step:

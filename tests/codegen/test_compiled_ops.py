@@ -12,15 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support.compiled import assert_all_same, grads_of, plain_python
-from support.samples import Case, all_cases, diff_operands, grad_cases, op_function, tolerance
+from support.samples import (Case, all_cases, append_case, diff_operands, grad_cases, op_function,
+                             tolerance)
 
 import tracegrad as tg
 from tracegrad import dtypes as dt
 from tracegrad.codegen.validate import check_supported
 from tracegrad.ir.builder import GraphBuilder
-from tracegrad.ir.graph import Graph, Value, verify
+from tracegrad.ir.graph import Graph, verify
 from tracegrad.ir.ops import OPS
-from tracegrad.ir.types import TensorType
 from tracegrad.runtime.cache import KernelCache
 
 
@@ -38,22 +38,10 @@ SUPPORTED = [c for c in all_cases() if not _unsupported(c)]
 HALF = [c for c in all_cases() if _unsupported(c)]
 
 
-def _append(b: GraphBuilder, case: Case, arrays: list[np.ndarray]) -> Value:
-    """The case's op on fresh graph inputs (its array operands) and inline literals."""
-    operands = []
-    for x in case.operands:
-        if isinstance(x, np.ndarray):
-            operands.append(b.add_input(TensorType(x.shape, dt.from_numpy_dtype(x.dtype))).value)
-            arrays.append(x)
-        else:
-            operands.append(x)
-    return b.append(case.op, operands, dict(case.attrs))
-
-
 def _graph(name: str, cases: list[Case]) -> tuple[Graph, list[np.ndarray]]:
     b = GraphBuilder(name, record_locations=False)
     arrays: list[np.ndarray] = []
-    outs = [_append(b, case, arrays) for case in cases]
+    outs = [append_case(b, case, arrays) for case in cases]
     return verify(b.finish(outs)), arrays
 
 

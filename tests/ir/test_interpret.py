@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from support.random_programs import programs
-from support.samples import Case, all_cases, run_eager, tolerance
+from support.samples import Case, all_cases, append_case, run_eager, tolerance
 
 import tracegrad as tg
 from tracegrad import dtypes as dt
@@ -23,14 +23,8 @@ from tracegrad.tracer import trace
 def one_node_graph(case: Case) -> tuple[Graph, list[np.ndarray]]:
     """`case.op` applied to graph inputs (its array operands) and inline literals."""
     b = GraphBuilder(case.op, record_locations=False)
-    operands, arrays = [], []
-    for x in case.operands:
-        if isinstance(x, np.ndarray):
-            operands.append(b.add_input(TensorType(x.shape, dt.from_numpy_dtype(x.dtype))).value)
-            arrays.append(x)
-        else:
-            operands.append(x)
-    out = b.append(case.op, operands, dict(case.attrs))
+    arrays: list[np.ndarray] = []
+    out = append_case(b, case, arrays)
     return verify(b.finish([out])), arrays
 
 

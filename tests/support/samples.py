@@ -57,6 +57,19 @@ class Case:
         return np.asarray(OPS[self.op].compute(*self.operands, **self.attrs))
 
 
+def append_case(builder: Any, case: Case, arrays: list[np.ndarray]) -> Any:
+    """The case's op appended to `builder` (a GraphBuilder) on fresh graph inputs, one per array
+    operand (collected in `arrays`), with the other operands inline as literals."""
+    operands = []
+    for x in case.operands:
+        if isinstance(x, np.ndarray):
+            operands.append(builder.add_input(TensorType(x.shape, dt.from_numpy_dtype(x.dtype))).value)
+            arrays.append(x)
+        else:
+            operands.append(x)
+    return builder.append(case.op, operands, dict(case.attrs))
+
+
 def type_of(x: Any) -> Any:
     """A TensorType for an array operand; a literal stays a Python scalar."""
     if isinstance(x, np.ndarray):

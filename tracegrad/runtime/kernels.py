@@ -25,10 +25,11 @@ import numpy as np
 from ..codegen.build import load_module
 from ..codegen.jit import jit_enabled
 from ..ir.ops import fast
+from .cache import _load_in_memory
 from .pool import POOL, BufferPool
 
-# name -> the dtypes with a kernel. sin/cos float32: numpy's SIMD loops beat vmath's (which
-# work in float64), so only float64 is served.
+# name -> the dtypes with a kernel. sin/cos float32 stay with numpy (its SIMD loops are close to
+# vmath's since vmath computes them in float32, and numpy's bits remain the eager reference).
 UNARY = {"exp": ("f32", "f64"), "log": ("f32", "f64"), "log1p": ("f32", "f64"),
          "tanh": ("f32", "f64"), "sigmoid": ("f32", "f64"), "softplus": ("f32", "f64"),
          "sin": ("f64",), "cos": ("f64",)}
@@ -40,7 +41,8 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 def _unary_source(name: str, suffix: str) -> str:
     from ..codegen import vmath
-    if name in ("sin", "cos"):      # vmath is exact below the limit, NaN beyond: count those
+    if name in ("sin", "cos"):      # beyond the limit vmath takes its exact slow path; eager
+        #                             gives numpy's own values there (counted, then redone)
         return (f"{_DECORATOR}\ndef {name}_{suffix}(x, out):\n"
                 f"    far = 0\n"
                 f"    for i in range(x.size):\n"
@@ -131,8 +133,10 @@ class EagerKernels:
             text = module_text()
             key = "eager-" + hashlib.sha256(text.encode()).hexdigest()[:32]
             cache = default_cache()
-            directory = cache.directory if cache._disk_ok() else _private_directory()
-            self._module, _ = load_module(directory, key, text)
+            if cache._disk_ok():
+                self._module, _ = load_module(cache.directory, key, text)
+            else:
+                self._module = _load_in_memory(key, text)
         return self._module
 
 
@@ -143,12 +147,6 @@ def _redo_far_arguments(name: str, x: np.ndarray, out: np.ndarray) -> None:
     far &= ~np.isnan(x)
     with np.errstate(invalid="ignore"):
         out[far] = getattr(np, name)(x[far])
-
-
-def _private_directory():
-    import tempfile
-    from pathlib import Path
-    return Path(tempfile.mkdtemp(prefix="tracegrad-eager-"))
 
 
 def _available() -> bool:
