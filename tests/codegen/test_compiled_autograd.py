@@ -10,11 +10,13 @@ TRACEGRAD_JIT=0 selects) except in the tests marked `numba`."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from support.compiled import assert_all_same, assert_same, grads_of, plain_python, private_cache
+from support.compiled import (assert_all_same, assert_same, grads_of, numba, plain_python,
+                              private_cache)
 
 import tracegrad as tg
 
@@ -302,6 +304,53 @@ def test_float32_scalar_gradients_through_numba_keep_their_dtype():
     (g,) = tg.autograd.grad(tg.compile(lambda w: w ** 3)(w), w, create_graph=True)
     (h,) = tg.autograd.grad(g, w)
     assert (g.dtype, h.dtype) == (tg.float32, tg.float32) and (g.item(), h.item()) == (300.0, 60.0)
+
+
+@pytest.mark.numba
+def test_float32_scalar_saved_value_reaches_a_double_backward():
+    """`x @ x` saves the 0-d product's operand for create_graph; a float32 0-d saved value must
+    not reach the backward kernel as a float64 (its matmul would mix dtypes)."""
+    x = tg.tensor([3.0], requires_grad=True)
+    (g,) = tg.autograd.grad(tg.compile(lambda x: x @ x)(x), x, create_graph=True)
+    g.sum().backward()
+    assert (g.dtype, x.grad.dtype) == (tg.float32, tg.float32)
+    assert (g.item(), x.grad.item()) == (6.0, 2.0)
+
+
+@pytest.mark.numba
+def test_unit_seed_hands_the_saved_gradients_over(monkeypatch):
+    """A scalar loss's gradients are computed by the forward kernel; `backward()` with the seed 1
+    runs no backward kernel, and the leaf takes the saved array over (no copy, no scaling): the
+    node frees it as soon as it has handed it on. (Kernels allocated by Numba: a plain-Python
+    kernel returns views, which are copied.)"""
+    import tracegrad.runtime.compiled as compiled_module
+    calls = []
+    original = compiled_module._call_kernel
+    monkeypatch.setattr(compiled_module, "_call_kernel",
+                        lambda kernel, arrays, times, stage: calls.append(stage)
+                        or original(kernel, arrays, times, stage))
+    x, w = _leaves()
+    with numba():
+        f = tg.compile(loss2)
+        loss = f(x, w)
+        saved = [weakref.ref(a) for a in loss.grad_fn._saved]   # no reference of ours
+        loss.backward()
+        assert calls == ["numba forward"]
+        assert x.grad.numpy() is saved[0]() and w.grad.numpy() is saved[1]()
+        calls.clear()
+        loss = f(x, w)
+        loss.backward(tg.tensor(2.0, dtype=tg.float64))     # any other seed: the backward kernel
+        assert calls == ["numba forward", "numba backward"]
+
+
+def test_unit_seed_with_retain_graph_keeps_the_saved_gradients_intact():
+    def scenario(call, x, w):
+        loss = call(x, w)
+        loss.backward(retain_graph=True)
+        loss.backward(retain_graph=True)
+        loss.backward()
+        return None
+    _assert_like_eager(*_both(loss2, scenario))
 
 
 # ---- compiled transforms: one forward kernel each ----

@@ -152,7 +152,8 @@ def _reshape(e: Emitter, node: Node) -> None:
     shape = node.out.type.shape
     name = e.bind(node.out)
     if x.type.shape == ():
-        e.w.line(f"{name} = np.full({shape}, {e.var[x]})", e.note(node))
+        e.w.line(f"{name} = np.full({shape}, {e.var[x]}, dtype={np_dtype(x.type.dtype)})",
+                 e.note(node))
     elif shape == ():
         e.w.line(f"{name} = {e.contiguous(x)}.reshape(1)[0]", e.note(node))
     else:

@@ -32,6 +32,9 @@ class Partition:
     forward: Graph      # primals -> forward outputs + saved values
     backward: Graph     # saved values + cotangents -> gradients
     saved: tuple[Value, ...]   # the joint graph's values the backward reads (in order)
+    # scalar seed only: gradient k is saved[seeded[k]] times the cotangent, so a cotangent of
+    # exactly 1 needs no backward kernel: the saved values are the gradients, bit for bit
+    seeded: tuple[int, ...] | None = None
 
 
 def partition(joint: Graph, num_primals: int, num_outputs: int, recompute: bool = True,
@@ -146,7 +149,8 @@ def _seeded_partition(joint: Graph, num_primals: int, num_outputs: int) -> Parti
     names = value_names(joint)
     saved_names = {v: SAVED_PREFIX + names[v].lstrip("%") for v in saved}
     forward = rename(forward, dict(zip(forward.outputs[num_outputs:], saved_names.values())))
-    return Partition(forward, _scale_graph(joint.name, saved, saved_names, seed, grads), saved)
+    return Partition(forward, _scale_graph(joint.name, saved, saved_names, seed, grads), saved,
+                     tuple(saved.index(g) for g in grads))
 
 
 def _scale_graph(name: str, saved: tuple[Value, ...], saved_names: dict[Value, str], seed: Value,

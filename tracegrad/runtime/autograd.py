@@ -260,8 +260,8 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
     top, ran = ran is None, [] if ran is None else ran
     try:
         return _propagate(roots, grads, create_graph, set(capture), accumulate,
-                          boundary or _NO_BOUNDARY, ran)
-    finally:
+                          boundary or _NO_BOUNDARY, ran, top and not keep_graph)
+    finally:                            # nodes a nested replay ran, or all after an error
         if top and not keep_graph:
             for node in ran:
                 node.release()
@@ -269,7 +269,10 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
 
 def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                targets: set[Node], accumulate_leaves: bool, boundary: set[Node],
-               ran: list[Node]) -> dict[Node, Any]:
+               ran: list[Node], release: bool) -> dict[Node, Any]:
+    """The engine loop. With `release`, a node frees its saved values as soon as its gradients
+    are handed on, as PyTorch's engine does: a gradient that was a saved value is then nobody
+    else's, and a leaf takes it over instead of copying it."""
     if targets:
         order, children = _discover(roots, boundary)
         needed = _needed(order, children, targets)
@@ -336,6 +339,8 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 deps[child] -= 1
                 if deps[child] == 0:
                     heapq.heappush(ready, (-child._seq, child))
+            if release and outputs is not None:
+                node.release()
             outputs = grad = out = None     # hold no references: a leaf may take over a gradient
     finally:
         if token is not None:

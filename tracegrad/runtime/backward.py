@@ -82,7 +82,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             and single._base is None and single._data.size == 1):
         # the common `loss.backward()`: what the general path would do, minus its checks
         data = single._data
-        ones = Tensor._make(np.array(1, data.dtype).reshape(data.shape), single._dtype)
+        ones = Tensor._make(np.ones(data.shape, data.dtype), single._dtype)
         ag.run_engine([single._grad_fn], [ones], keep_graph=bool(retain_graph),
                       create_graph=False)
         return

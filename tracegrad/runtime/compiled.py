@@ -283,13 +283,23 @@ def _runner(entry: Entry) -> Callable:
     n = len(specs)
     grad_node = entry.backward is not None
     single = entry.out_tree == LEAF
+    # Numba returns a 0-d value as a Python float: a saved one gets its dtype back, or a
+    # float32 backward kernel would type it float64
+    scalars = [] if entry.split is None else [
+        (k, v.type.dtype.np.type) for k, v in enumerate(entry.split.forward.outputs[n:])
+        if v.type.shape == ()]
 
     def run(leaves: Any) -> Any:
         results = _call_kernel(kernel, [_argument(leaves[i]) for i in positions], times,
                                "numba forward")
         tensors = _wrap(results, specs)
         if grad_node:
-            node = CompiledFunctionBackward(entry, results[n:], [leaves[i] for i in positions])
+            saved = results[n:]
+            if scalars:
+                saved = list(saved)
+                for k, scalar_type in scalars:
+                    saved[k] = scalar_type(saved[k])
+            node = CompiledFunctionBackward(entry, saved, [leaves[i] for i in positions])
             _attach(node, [tensors[j] for j in entry.float_outputs])
         return tensors[0] if single else unflatten(entry.out_tree, tensors)
     return run
@@ -348,6 +358,10 @@ class CompiledFunctionBackward(ag.Node):
             cts = [grad]
         if is_grad_enabled():
             return list(self._differentiable(cts))
+        seeded = entry.split.seeded
+        if seeded is not None and _is_one(cts[0]):   # c * grad(1) with c == 1: no kernel
+            saved = self._saved
+            return _wrap([saved[k] for k in seeded], entry.backward_specs)
         arrays = [_argument(c, spec[1]) if c is not None else _zeros(entry, j)
                   for c, j, spec in zip(cts, entry.float_outputs, entry.cotangent_specs)]
         results = _call_kernel(entry.backward, [*self._saved, *arrays], entry.times,
@@ -382,6 +396,12 @@ class CompiledOutputBackward(ag.Node):
 
     def _backward(self, grad: Any, ran: list) -> list:
         return [_Slots({self._index: grad})]
+
+
+def _is_one(cotangent: Any) -> bool:
+    """True for a cotangent equal to 1 (a scalar loss's `backward()` seed)."""
+    data = cotangent._data if isinstance(cotangent, Tensor) else cotangent
+    return data.ndim == 0 and float(data) == 1.0
 
 
 def _zeros(entry: Entry, j: int) -> np.ndarray:

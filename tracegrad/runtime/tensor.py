@@ -28,6 +28,7 @@ from ..device import device
 from ..errors import UnsupportedError
 from ..ir.indexing import setitem
 from ..ir.ops import OPS
+from ..ir.ops.elementwise import IN_PLACE
 from ..ir.tensor_api import TensorOps, full_like, prepare, where
 from ..ir.types import Size, TensorType
 from . import autograd as ag
@@ -227,9 +228,8 @@ class Tensor(TensorOps):
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `gradient`)."""
-        from .backward import backward
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
-                 inputs=inputs)
+        _backward.backward([self], None if gradient is None else [gradient], retain_graph,
+                           create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         return Tensor._make(self._data, self._dtype, vbox=self._vbox)
@@ -435,16 +435,49 @@ class Tensor(TensorOps):
                 "not. Write through the base instead (base[index] = value), or clone() the view.")
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha == 1 and self._writes_through(other):
+            return self._update("add", other)
         return self._assign(self.add(other, alpha=alpha))
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha == 1 and self._writes_through(other):
+            return self._update("sub", other)
         return self._assign(self.sub(other, alpha=alpha))
 
     def mul_(self, other: Any) -> Tensor:
+        if self._writes_through(other):
+            return self._update("mul", other)
         return self._assign(self * other)
 
     def div_(self, other: Any) -> Tensor:
+        if self._writes_through(other):
+            return self._update("div", other)
         return self._assign(self / other)
+
+    def _writes_through(self, other: Any) -> bool:
+        """Whether `self op= other` may run as one ufunc writing into self's storage: autograd
+        does not record it, and the ufunc stores exactly what op-then-copy would (self a float
+        tensor that is no view; other a Python number or a tensor of self's dtype and shape, or
+        0-d). `_assign`'s checks cannot fail then, except the read-only one."""
+        if self._base is not None or not self._dtype.is_floating_point:
+            return False
+        if isinstance(other, Tensor):
+            if other._dtype is not self._dtype or other._base is not None or (
+                    other._data.shape != self._data.shape and other._data.ndim):
+                return False
+            needs_grad = self._requires_grad or self._grad_fn is not None or \
+                other._requires_grad or other._grad_fn is not None
+        elif type(other) is float or type(other) is int:
+            needs_grad = self._requires_grad or self._grad_fn is not None
+        else:
+            return False
+        return not (needs_grad and is_grad_enabled()) and self._data.flags.writeable
+
+    def _update(self, name: str, other: Any) -> Tensor:
+        IN_PLACE[name](self._data, other._data if isinstance(other, Tensor) else float(other),
+                       out=self._data)
+        self._vbox[0] += 1
+        return self
 
     def pow_(self, exponent: Any) -> Tensor:
         return self._assign(self ** exponent)
@@ -537,3 +570,6 @@ class _HookHandle:
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+from . import backward as _backward  # noqa: E402  (it imports Tensor from here)

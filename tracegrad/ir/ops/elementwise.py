@@ -139,6 +139,11 @@ def _binary(name, compute, scalar, vjp, infer=rules.elementwise, **extra):
     define(name, E, arity=2, infer=infer, compute=compute, scalar=scalar, vjp=vjp, **extra)
 
 
+# The arithmetic ops' ufuncs, quiet: eager in-place updates that autograd does not record write
+# through them straight into the tensor (`w -= lr * g` in one pass, as numpy's; runtime/tensor.py).
+IN_PLACE = {name: _quiet(ufunc) for name, ufunc in (
+    ("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("div", np.true_divide))}
+
 _binary("add", _quiet(accelerated("add", np.add)), "({0} + {1})", lambda g, out, x, y: (g, g))
 _binary("sub", _quiet(accelerated("sub", np.subtract)), "({0} - {1})",
         lambda g, out, x, y: (g, lambda: -g),
