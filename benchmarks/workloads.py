@@ -5,6 +5,9 @@ Run: `python benchmarks/workloads.py [--quick] [--markdown] [--only W2,W6]` (par
 Every system computes the same value and gradients from the same data and dtypes (W2 also takes
 the SGD step): hand-written numpy (the reference row: forward and backward formulas by hand),
 tracegrad eager, tracegrad.compile and, when importable, torch eager, torch.compile and jax.jit.
+W1 and W3 show tracegrad.compile twice: "compiled" runs `f(x).backward()` as PyTorch code does
+(a compiled call is one node of eager autograd), "compiled value_and_grad" runs
+`compile(value_and_grad(f))(x)`, one kernel call and no autograd, as jax.jit(value_and_grad(f)).
 tracegrad and torch run literally the same Python function; jax gets the same math in jnp.
 Before timing, each system's first result is checked against numpy's (a mismatch fails the run).
 
@@ -282,7 +285,12 @@ def tracegrad_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
         x = d()["x"]
         return {"eager": eager_w5(tg, d()), "compiled": lambda: (compiled(x),)}
     build = TENSOR_BUILDERS[key]
-    return {"eager": build(tg, lambda f: f, d()), "compiled": build(tg, tg.compile, d())}
+    rows = {"eager": build(tg, lambda f: f, d()), "compiled": build(tg, tg.compile, d())}
+    if key in FUNCTIONAL:   # the same value and gradient as one kernel call, as jax.jit runs it
+        value_and_grad = tg.compile(tg.value_and_grad(FUNCTIONAL[key]))
+        x = d()["x"]
+        rows["compiled value_and_grad"] = lambda: value_and_grad(x)
+    return rows
 
 
 def torch_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
@@ -307,6 +315,9 @@ def torch_rows(key: str, d: Callable[[], dict]) -> dict[str, Step]:
 
 
 TENSOR_BUILDERS = {"W1": tensor_w1, "W2": tensor_w2, "W3": tensor_w3, "W4": tensor_w4}
+# one-input workloads that also get the functional row `compile(value_and_grad(f))(x)`: no
+# autograd node, no backward() (the row "compiled" is PyTorch's style: f(x).backward())
+FUNCTIONAL = {"W1": dot_self, "W3": elementwise}
 
 
 # ---- jax.jit: the same math in jnp --------------------------------------------------------------
@@ -436,7 +447,7 @@ def time_interleaved(systems: dict[str, Step], rounds: int) -> dict[str, np.ndar
 
 
 def target_text(w: Workload, system: str) -> tuple[str, float | None]:
-    if system == "compiled":
+    if system.startswith("compiled"):
         return f"<= {w.target:g}", w.target
     if system == "eager" and w.key != "W1":
         limit = EAGER_SLACK * w.anchors["torch eager"]

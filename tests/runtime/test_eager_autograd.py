@@ -912,3 +912,19 @@ def test_gradgradcheck_rejects_a_wrong_second_derivative():
     assert gradgradcheck(wrong, (x,), raise_exception=False) is False
     with pytest.raises(GradcheckError):
         gradgradcheck(wrong, (x,))
+
+
+def test_contiguity_follows_the_storage_and_contiguous_copies_as_pytorch():
+    x = tracegrad.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.is_contiguous() and x.contiguous() is x
+    t = x.t()
+    assert not t.is_contiguous() and not tracegrad.tensor([[1.0, 2.0]]).expand(3, 2).is_contiguous()
+    c = t.contiguous()
+    assert c.is_contiguous() and c.grad_fn.name() == "CloneBackward0"
+    assert not np.shares_memory(c.detach().numpy(), x.detach().numpy())
+    c.mul_(2.0)                                 # its own storage: in place is allowed
+    weights = tracegrad.tensor(np.arange(6.0).reshape(3, 2))
+    (c * weights).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * weights.numpy().T)
+    plain = tracegrad.tensor(np.arange(6.0).reshape(2, 3)).t().contiguous()
+    assert plain.is_contiguous() and plain.grad_fn is None

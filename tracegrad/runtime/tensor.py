@@ -144,10 +144,14 @@ class Tensor(TensorOps):
         return self
 
     def contiguous(self) -> Tensor:
-        return self
+        """self when its storage is in row-major order, else a row-major copy (a transpose or
+        expand view), recorded as PyTorch records it: CloneBackward0."""
+        if self._data.flags.c_contiguous:
+            return self
+        return self._composite("CloneBackward0", _row_major_copy, self)
 
     def is_contiguous(self) -> bool:
-        return True
+        return self._data.flags.c_contiguous
 
     # ---- autograd state ----
     @property
@@ -543,6 +547,17 @@ class Tensor(TensorOps):
 
 def _copy(x: Tensor) -> Tensor:
     return x * 1 if x.requires_grad else Tensor._make(x._data.copy(), x._dtype)
+
+
+def _row_major_copy(x: Tensor) -> Tensor:
+    if not x.requires_grad:
+        return Tensor._make(np.ascontiguousarray(x._data), x._dtype)
+    # flattening a non-contiguous array copies it in row-major order (recorded, so gradients
+    # flow); unflattening views that copy, a temporary nobody else sees: the result owns it
+    out = x.reshape(-1).reshape(tuple(x.shape))
+    out._base = out._view_of = None
+    out._vbox = [0]
+    return out
 
 
 def _overwrite(old: Tensor, value: Tensor) -> Tensor:
