@@ -130,7 +130,7 @@ def _make_vmath(k_: Consts) -> dict[str, Callable]:
         fns["softplus"] = make_softplus_f32(k_, reduce, core, scale, reduced)
         fns["tanh"] = make_tanh_f32(k_, reduce, core)
         fns["sin"], fns["cos"] = make_sincos_f32(False), make_sincos_f32(True)
-        fns["pow"] = make_pow_f32(make_pow_special(k_))
+        fns["pow"] = make_pow_f32()
     else:
         fns["softplus"] = make_softplus_f64(k_, exp)
         fns["tanh"] = make_tanh_f64(k_, expm1, divide)

@@ -224,13 +224,20 @@ def inline():
 
 
 def log_mantissa(x):
-    """x / 2**log_exponent(x), in [sqrt(1/2), sqrt(2)) for normal x > 0."""
+    """x / 2**log_exponent(x), in [sqrt(1/2), sqrt(2)) for normal x > 0; 1 for 0 and inf,
+    as the bit split gives (pow_f32 relies on it)."""
+    if x == 0 or np.isinf(x):
+        return type(x)(1)
     m, e = np.frexp(x)
     return type(x)(2 * m) if m < np.sqrt(type(x)(0.5)) else type(x)(m)
 
 
 def log_exponent(x):
-    """The k with x / 2**k in [sqrt(1/2), sqrt(2)), as a float, for normal x > 0."""
+    """The k with x / 2**k in [sqrt(1/2), sqrt(2)), as a float, for normal x > 0; for 0 and
+    inf what the bit split gives: minus the exponent bias, and the bias + 1."""
+    if x == 0 or np.isinf(x):
+        bias = _LAYOUT[np.dtype(type(x)).itemsize * 8][1]
+        return type(x)(-bias if x == 0 else bias + 1)
     m, e = np.frexp(x)
     return type(x)(e - 1) if m < np.sqrt(type(x)(0.5)) else type(x)(e)
 
@@ -265,6 +272,47 @@ def horner(t, c):
     return acc
 
 
+def estrin(c: tuple) -> Callable:
+    """A jitted p(t) = c[0] + c[1]*t + ... evaluated by Estrin's scheme.
+
+    Horner's n-1 FMAs form one dependency chain (4 cycles each); Estrin's split
+    p = lo(t) + t**h * hi(t) (h a power of two) needs about log2(n) levels, the powers of t
+    computed alongside (LLVM merges the repeated t*t). The kernels are latency-bound: the
+    out-of-order window holds only two or three iterations of these long bodies, so the
+    shorter chain runs faster although the FMA count is the same.
+    """
+    if len(c) == 1:
+        c0 = c[0]
+
+        @jit
+        def constant(t):
+            inline()
+            return c0
+
+        return constant
+    if len(c) == 2:
+        c0, c1 = c
+
+        @jit
+        def linear(t):
+            inline()
+            return fma(t, c1, c0)
+
+        return linear
+    h = 1 << ((len(c) - 1).bit_length() - 1)  # the largest power of two below len(c)
+    lo, hi, squarings = estrin(c[:h]), estrin(c[h:]), h.bit_length() - 1
+
+    @jit
+    def split(t):
+        inline()
+        th = t
+        for _ in range(squarings):
+            th = th * th
+        return fma(th, hi(t), lo(t))
+
+    return split
+
+
 
 # ---- functions that are one LLVM intrinsic -----------------------------------------------------
 
@@ -285,3 +333,4 @@ def fabs(x):
 def floor(x):
     inline()
     return np.floor(x)  # llvm.floor (math.floor would return an int)
+

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ._consts import Consts
-from ._intrinsics import (exponent, fma, horner, inline, jit, log_exponent, log_mantissa,
+from ._intrinsics import (estrin, exponent, fma, horner, inline, jit, log_exponent, log_mantissa,
                           mantissa, pow2, rint)
 
 
@@ -90,7 +90,7 @@ def make_expm1(k_: Consts, reduce, core, scale):
 
 def make_log1p_reduced(k_: Consts):
     one, two, half, sqrt2 = k_.ft(1), k_.ft(2), k_.ft(0.5), k_.ft(math.sqrt(2))
-    r_, ln2_hi, ln2_lo = k_.log, k_.ln2_hi, k_.ln2_lo
+    r_, ln2_hi, ln2_lo = estrin(k_.log), k_.ln2_hi, k_.ln2_lo
 
     @jit
     def log1p_reduced(m, d, e):
@@ -108,7 +108,7 @@ def make_log1p_reduced(k_: Consts):
         fd = f + d
         s = fd / (two + fd)
         z = s * s
-        corr = s * fma(-z, horner(z, r_), fd)
+        corr = s * fma(-z, r_(z), fd)
         return fma(e, ln2_hi, f - ((corr - d) - e * ln2_lo))
 
     return log1p_reduced
@@ -117,7 +117,8 @@ def make_log1p_reduced(k_: Consts):
 def make_log(k_: Consts):
     one, two, zero, inf, nan = k_.ft(1), k_.ft(2), k_.ft(0), k_.ft(np.inf), k_.ft(np.nan)
     tiny, tiny_scale, tiny_shift = k_.tiny, k_.tiny_scale, k_.tiny_shift
-    r_, ln2_hi, ln2_lo = k_.log, k_.ln2_hi, k_.ln2_lo
+    r_, ln2_hi, ln2_lo, ln2 = estrin(k_.log), k_.ln2_hi, k_.ln2_lo, k_.ft(math.log(2))
+    short, below_log = k_.ft is np.float64, -k_.ft(np.finfo(k_.ft).max)
 
     @jit
     def log(x):
@@ -130,10 +131,17 @@ def make_log(k_: Consts):
         f = log_mantissa(xs) - one  # exact
         s = f / (two + f)
         z = s * s
-        corr = s * fma(-z, horner(z, r_), f)
-        y = fma(e, ln2_hi, f - (corr - e * ln2_lo))
-        y = y if x < inf else x  # +inf and NaN
-        return y if x > zero else (-inf if x == zero else nan)
+        if short:
+            # float64 spends its 4-ulp budget on speed: log = e*ln2 + 2s + s**3 * R, the
+            # rounding of s taken as it comes (1.9 ulp at worst, x near sqrt(1/2), where
+            # e*ln2 and log(m) cancel); float32 keeps f exact and ln2 in two parts (2 ulp)
+            y = fma(e, ln2, fma(s * z, r_(z), s + s))
+        else:
+            corr = s * fma(-z, r_(z), f)
+            y = fma(e, ln2_hi, f - (corr - e * ln2_lo))
+        t = x + below_log  # +inf for x = +inf, else below any log: a max, not compare+blend
+        y = y if y > t else t
+        return y if x > zero else (-inf if x == zero else nan)  # NaN lands here too
 
     return log
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from ._consts import F64, Consts
-from ._intrinsics import copysign, fma, horner, inline, jit, log_exponent, log_mantissa, pow2, rint
+from ._intrinsics import (copysign, estrin, fma, horner, inline, jit, log_exponent,
+                          log_mantissa, pow2, rint)
 from ._rare import rare_call
 
 
@@ -88,14 +89,51 @@ def make_pow_special(k_: Consts):
     return pow_special
 
 
-# Inside pow_f32, in float64 where 2**-32 relative error suffices: expm1-type Q (2**-32.0 on
-# |r| <= ln2/2) and log's R (2**-37.6 on s*s <= 0.0295).
-_POW32_EXP = tuple(map(np.float64, (0.5000000044460122, 0.16666666368440178, 0.04166635953949575,
-                                    0.00833338962515361, 0.0013940743783476311,
-                                    0.00019845886805519702)))
-_POW32_LOG = tuple(map(np.float64, (0.6666666564129243, 0.4000033621934692, 0.2853723831905393,
-                                    0.23583568975478955)))
-_LN2 = np.float64(math.log(2))
+# pow_f32 works in float64 with base 2: log2|x| = e + s*P(s*s), s = (m-1)/(m+1), P on
+# s*s <= 0.0295 (relative error 2**-37.8), and 2**r = E(r) on |r| <= 1/2 (2**-34.5); |y*log2|x||
+# <= 200 matters, so the result's relative error stays near 2**-30 (0.03 ulp of float32).
+_POW32_LOG2 = tuple(map(np.float64, (2.88539008179008, 0.9617966733500642, 0.5770835832689838,
+                                     0.41167282691478935, 0.34072800799014175)))
+_POW32_EXP2 = tuple(map(np.float64, (0.999999999961682, 0.6931471807284467, 0.24022651198157463,
+                                     0.055504103534490576, 0.009618027253664911,
+                                     0.001333392256262227, 0.00015469291145451446,
+                                     1.5201921812220539e-05)))
+
+
+def make_pow_f32():
+    one, two, zero, half = np.float32(1), np.float64(2), np.float32(0), np.float32(0.5)
+    edge, huge, lim = np.float64(512), np.float64(2.0**900), np.float64(200)
+    ylim, inf, nan = np.float32(2.0**100), np.float32(np.inf), np.float32(np.nan)
+    log2_poly, exp2_poly = estrin(_POW32_LOG2), estrin(_POW32_EXP2)
+
+    @jit
+    def pow_(x, y):
+        inline()
+        # Special cases mostly fall out of the arithmetic. log2 of float64 0 and inf comes out
+        # of the bit split as -1023 and 1024, scaled up so that y*log2|x| saturates even for
+        # the tiniest y (2**(+-200) then under/overflows float32 as C99 wants); y clamped to
+        # +-2**100 makes 1**inf = 1 (log2 1 = 0 exactly); float32 conversion does overflow and
+        # underflow. Left as selects: NaN, the sign for x < 0, and x == 1 or y == 0 with a NaN.
+        ax = np.float64(abs(x))
+        yc = ylim if y > ylim else y
+        yc = -ylim if yc < -ylim else yc
+        e = log_exponent(ax)
+        e = e if abs(e) < edge else e * huge
+        f = log_mantissa(ax) - np.float64(1)
+        s = f / (two + f)
+        u = np.float64(yc) * fma(s, log2_poly(s * s), e)
+        u = lim if u > lim else u
+        u = -lim if u < -lim else u
+        k = rint(u)
+        res = np.float32(exp2_poly(u - k) * pow2(k))
+        y_int = np.floor(y) == y
+        odd = y_int & (np.floor(y * half) != y * half)
+        res = -res if (copysign(one, x) < zero) & odd else res
+        bad = (x != x) | (y != y) | ((x < zero) & (x > -inf) & ~y_int)
+        res = nan if bad else res
+        return one if (y == zero) | (x == one) else res
+
+    return pow_
 
 
 @jit
@@ -107,38 +145,6 @@ def _signed_power(res, x, y):
     odd = y_int & (np.floor(y * half) != y * half)
     res = -res if (x < 0) & odd else res
     return np.float64(np.nan) if (x < 0) & ~y_int else res
-
-
-def make_pow_f32(special):
-    @jit
-    def pow_(x, y):
-        inline()
-        # float64 inside, lean: float32 |x| is a normal double, and e**u for |u| <= 120 needs
-        # one power-of-two scaling and no overflow handling (float32 conversion does it);
-        # errors stay near 2**-45, so results are essentially correctly rounded. The special
-        # cases stay selects here: an out-of-line rare path (as pow_f64 has) measured slower,
-        # as LLVM then vectorizes 4 lanes wide instead of 8 (two ymm per float64 operation).
-        return special(x, y, np.float32(_pow_core_f32(np.float64(abs(x)), np.float64(y))))
-
-    return pow_
-
-
-@jit
-def _pow_core_f32(ax, y):
-    """|x|**y in float64 for float32 |x| > 0 finite and y finite (see make_pow_f32)."""
-    inline()
-    one, two = np.float64(1), np.float64(2)
-    lim, log2e = np.float64(120), np.float64(1 / math.log(2))
-    f = log_mantissa(ax) - one
-    s = f / (two + f)
-    z = s * s
-    lg = fma(log_exponent(ax), _LN2, fma(s * z, horner(z, _POW32_LOG), two * s))
-    u = y * lg
-    u = -lim if u < -lim else u
-    u = lim if u > lim else u
-    k = rint(u * log2e)
-    r = fma(k, -_LN2, u)
-    return fma(r, fma(r, horner(r, _POW32_EXP), one), one) * pow2(k)
 
 
 def make_pow_f64(special, reduce, core, scale):
