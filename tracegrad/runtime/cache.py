@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..debug import log as debug_log
 from ..codegen.build import load_module
 from ..codegen.emit import KernelSource, emit_module
 from ..codegen.jit import jit_enabled
+from ..codegen.vmath_token import vmath_token
 from ..ir.graph import Graph
 from ..ir.hashing import structural_key
 from ..ir.printer import format_graph
@@ -39,6 +41,14 @@ def _codegen_fingerprint() -> str:
 
 
 _FINGERPRINT = _codegen_fingerprint()
+
+
+def _vmath_token() -> str:
+    """vmath.CACHE_TOKEN, without importing vmath when nothing has imported it yet."""
+    vmath = sys.modules.get("tracegrad.codegen.vmath")
+    if vmath is not None and hasattr(vmath, "CACHE_TOKEN"):
+        return vmath.CACHE_TOKEN
+    return vmath_token()
 
 
 def default_directory() -> Path:
@@ -77,11 +87,10 @@ class KernelCache:
     def key(self, graph: Graph, phase: str, options: str) -> str:
         from .. import __version__
         from ..codegen.blas import CACHE_TOKEN as BLAS_TOKEN
-        from ..codegen.vmath import CACHE_TOKEN
         named = hashlib.sha256(format_graph(graph).encode()).hexdigest()   # names reach the text
-        parts = (structural_key(graph), named, phase, options, __version__, _FINGERPRINT, CACHE_TOKEN,
-                 BLAS_TOKEN,
-                 numba.__version__, np.__version__, str(jit_enabled()))
+        parts = (structural_key(graph), named, phase, options, __version__, _FINGERPRINT,
+                 _vmath_token(), BLAS_TOKEN, numba.__version__, np.__version__,
+                 str(jit_enabled()))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def kernel(self, graph: Graph, phase: str, options: str = "",

@@ -87,10 +87,8 @@ interval and the achieved weighted error.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -102,6 +100,7 @@ from .erf import make_erf
 from .exp_log import make_exp, make_exp_parts, make_expm1, make_log, make_log1p, make_log1p_reduced
 from .library import make_library
 from .pow import make_pow_f32, make_pow_f64, make_pow_special
+from ..vmath_token import vmath_token
 from .sums import SUM_BLOCK, make_sum
 from .trig import SINCOS_F32_LIMIT, SINCOS_F64_LIMIT, make_sincos_f32, make_sincos_f64
 
@@ -185,15 +184,7 @@ def get(name: str, dtype: str | type | np.dtype) -> Callable:
     return globals()[f"{name}_{suffix}"]
 
 
-def _cache_token() -> str:
-    """Changes with the switch and with any source file of this package."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return f"vmath-{'on' if ENABLED else 'off'}-{digest.hexdigest()[:16]}"
-
-
-CACHE_TOKEN: str = _cache_token()
+CACHE_TOKEN: str = vmath_token(ENABLED)     # changes with the switch and with this package
 
 __all__ = ["CACHE_TOKEN", "ENABLED", "FUNCTIONS", "INTRINSICS", "KERNEL_OPTIONS",
            "SINCOS_F32_LIMIT", "SINCOS_F64_LIMIT", "SUM_BLOCK", "get",
