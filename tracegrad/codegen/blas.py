@@ -8,14 +8,26 @@ a transpose flag, never a copy); `c` must be C-contiguous. Mismatched shapes rai
 
 Which BLAS: numpy's own OpenBLAS when numpy ships one we can find (numpy 2 wheels bundle
 `scipy-openblas64`; with numpy 2.4.6 and scipy 1.17 that is OpenBLAS 0.3.31 against scipy's
-0.3.30, about 20% faster on W2's 64x1000x100 float32 products, see benchmarks/matmul.py; and
+0.3.30, about 20% faster on W2's 64x1000x100 float32 products (timed against Numba's np.dot); and
 kernels then share numpy's thread pool), else scipy's through Numba's helper. numpy's library is
-called through symbols registered with LLVM by name (`tracegrad_cblas_sgemm64`), never as
+called through symbols registered with LLVM by name (`tracegrad_cblas_sgemm`), never as
 addresses baked into code, so kernels stay cacheable on disk: a kernel module imports this
 module, which registers the names again in every process before the kernel is linked.
 `BACKEND` says which one this process uses (TRACEGRAD_BLAS=scipy forces scipy's); a cached
 kernel linked against one does not load under the other, so CACHE_TOKEN belongs in the kernel
 cache key. Called from Python (TRACEGRAD_JIT=0 kernels), `gemm` is plain numpy.
+
+Two halves on two threads: with numpy's OpenBLAS running 2 threads, a product of at least
+SPLIT_MIN_MNK multiply-adds is cut into two halves of c's rows (or of its columns when c is
+much wider than tall), passed together to cblas_?gemm_batch, which runs each half as a
+single-threaded gemm on one thread of OpenBLAS's own pool. OpenBLAS's threaded gemm
+synchronises its threads inside one product and scales poorly on such small ones
+(benchmarks/matmul.py, 2 shared cores, min/median us: W2's 64x1000x100 float32 product
+107/150 against 133/187 for numpy's `@`, its 1000x64x100 one 93/165 against 105/192). Using
+OpenBLAS's pool, not a Numba prange region, keeps one set of worker threads: Numba's OpenMP
+workers spin for milliseconds after a region and starve OpenBLAS's (a prange split
+interleaved with numpy's `@`: medians of 7-16 ms for both). TRACEGRAD_BLAS_SPLIT=0 turns it off
+(one call per product, as before); CACHE_TOKEN says which way kernels were compiled.
 """
 
 from __future__ import annotations
@@ -23,13 +35,14 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import platform
 
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic, overload, register_jitable
 from numba.np.linalg import ensure_blas, get_blas_kind
 
 _CHAR = ir.IntType(8)
@@ -39,29 +52,62 @@ _VOID_P = ir.IntType(8).as_pointer()
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112            # CBLAS enum values
 
 
-def _numpy_openblas() -> str | None:
-    """Register numpy's ILP64 cblas_?gemm under our names; the backend name, or None."""
+# Symbols of numpy's OpenBLAS, registered with LLVM as tracegrad_<name without the
+# scipy_ prefix and the 64_ suffix>: gemm is required, the rest enables the split (see above).
+_GEMM = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
+_SPLIT_SYMBOLS = ("scipy_cblas_sgemm_batch64_", "scipy_cblas_dgemm_batch64_",
+                  "scipy_openblas_get_num_threads64_")
+
+
+def _address(lib, symbol: str) -> int | None:
+    function = getattr(lib, symbol, None)
+    return None if function is None else ctypes.cast(function, ctypes.c_void_p).value
+
+
+def _register(lib, symbols: tuple[str, ...]) -> bool:
+    """Register all of `symbols` under our names, or none of them."""
+    addresses = [_address(lib, symbol) for symbol in symbols]
+    if None in addresses:
+        return False
+    for symbol, address in zip(symbols, addresses):
+        llvm.add_symbol("tracegrad_" + symbol.removeprefix("scipy_").removesuffix("64_"), address)
+    return True
+
+
+def _numpy_openblas() -> tuple[str | None, bool]:
+    """Register numpy's ILP64 OpenBLAS entry points: (its path or None, split available)."""
     config = getattr(np, "__config__", None)
     blas = getattr(config, "CONFIG", {}).get("Build Dependencies", {}).get("blas", {})
     if blas.get("name") != "scipy-openblas" or "USE64BITINT" not in blas.get(
             "openblas configuration", ""):
-        return None
+        return None, False
     site = os.path.dirname(os.path.dirname(np.__file__))
     for path in sorted(glob.glob(os.path.join(site, "numpy.libs", "libscipy_openblas64_*"))):
         try:
             lib = ctypes.CDLL(path)
-            addresses = {kind: ctypes.cast(getattr(lib, f"scipy_cblas_{kind}gemm64_"),
-                                           ctypes.c_void_p).value for kind in "sd"}
-        except (OSError, AttributeError):
+        except OSError:
             continue
-        for kind, address in addresses.items():
-            llvm.add_symbol(f"tracegrad_cblas_{kind}gemm64", address)
-        return "numpy-openblas64"
-    return None
+        if _register(lib, _GEMM):
+            return path, _register(lib, _SPLIT_SYMBOLS)
+    return None, False
 
 
-BACKEND = (None if os.environ.get("TRACEGRAD_BLAS") == "scipy" else _numpy_openblas()) or "scipy"
-CACHE_TOKEN = f"blas:{BACKEND}"
+LIBRARY, _BATCH = ((None, False) if os.environ.get("TRACEGRAD_BLAS") == "scipy"
+                   else _numpy_openblas())
+BACKEND = "numpy-openblas64" if LIBRARY else "scipy"
+# x86-64 only: there the small-matrix kernels are permitted up to 100**3 multiply-adds (below),
+# a bound not checked for OpenBLAS's kernels of other architectures
+SPLIT = (_BATCH and os.environ.get("TRACEGRAD_BLAS_SPLIT") != "0"
+         and platform.machine().lower() in ("x86_64", "amd64"))
+CACHE_TOKEN = f"blas:{BACKEND}" + ("+split2" if SPLIT else "")
+
+# Measured by benchmarks/matmul.py (2 cores, float32 and float64): two halves win from about
+# 2M multiply-adds (128x128x128: 34 us against 45 us for one call), gain less beyond 20M. Below,
+# one call, which OpenBLAS runs on 1 or 2 threads by its own threshold. cblas_?gemm_batch sends
+# parts of at most 100**3 multiply-adds to small-matrix kernels that crash numpy 2.4's
+# DYNAMIC_ARCH build (OpenBLAS PR #5980), so each half must stay above _BATCH_SMALL_MNK.
+SPLIT_MIN_MNK = 1 << 21
+_BATCH_SMALL_MNK = 100 ** 3
 
 
 def _check_types(alpha, a, b, beta, c) -> None:
@@ -93,10 +139,39 @@ def _call_numpy_cblas(builder, kind, a, b, c, scalars):
     fnty = ir.FunctionType(ir.VoidType(), [_INT32, _INT32, _INT32, _INT64, _INT64, _INT64,
                                            ftype, _VOID_P, _INT64, _VOID_P, _INT64,
                                            ftype, _VOID_P, _INT64])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, f"tracegrad_cblas_{kind}gemm64")
-    flag = lambda t: ir.Constant(_INT32, _TRANS if t else _NO_TRANS)  # noqa: E731
-    builder.call(fn, (ir.Constant(_INT32, _ROW_MAJOR), flag(a.trans), flag(b.trans), m, n, k,
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"tracegrad_cblas_{kind}gemm")
+    builder.call(fn, (ir.Constant(_INT32, _ROW_MAJOR), _flag(a.trans), _flag(b.trans), m, n, k,
                       scalars[0], a.data, a.ld, b.data, b.ld, scalars[1], c.data, c.ld))
+
+
+def _flag(transposed: bool) -> ir.Constant:
+    return ir.Constant(_INT32, _TRANS if transposed else _NO_TRANS)
+
+
+def _call_numpy_cblas_batch(builder, kind, a, b, c, scalars, parts):
+    """cblas_?gemm_batch with one group of one product per part, each part a tuple
+    (m, n, a data, b data, c data) of views sharing a, b and c's flags and leading dims."""
+    ftype = scalars[0].type
+
+    def array(element, values):
+        slot = cgutils.alloca_once(builder, element, size=len(parts))
+        for i, value in enumerate(values):
+            builder.store(value, cgutils.gep(builder, slot, i))
+        return slot
+
+    same = lambda element, value: array(element, [value] * len(parts))  # noqa: E731
+    column = lambda i: [part[i] for part in parts]  # noqa: E731
+    k = a.dims[1]
+    args = (ir.Constant(_INT32, _ROW_MAJOR), same(_INT32, _flag(a.trans)),
+            same(_INT32, _flag(b.trans)), array(_INT64, column(0)), array(_INT64, column(1)),
+            same(_INT64, k), same(ftype, scalars[0]), array(_VOID_P, column(2)),
+            same(_INT64, a.ld), array(_VOID_P, column(3)), same(_INT64, b.ld),
+            same(ftype, scalars[1]), array(_VOID_P, column(4)), same(_INT64, c.ld),
+            ir.Constant(_INT64, len(parts)), same(_INT64, ir.Constant(_INT64, 1)))
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [arg.type for arg in args]),
+        f"tracegrad_cblas_{kind}gemm_batch")
+    builder.call(fn, args)
 
 
 def _call_numba_helper(context, builder, kind, a, b, c, scalars):
@@ -123,6 +198,14 @@ class _Matrix:
         self.dims = cgutils.unpack_tuple(builder, array.shape)
         self.data = builder.bitcast(array.data, _VOID_P)
         self.trans, self.ld = _leading(builder, ty, array)
+        self.itemsize = context.get_abi_sizeof(context.get_data_type(ty.dtype))
+
+    def at(self, builder, index, rows: bool):
+        """Data pointer of row (rows=True) or column `index`: C views step ld elements per
+        row and 1 per column, F views (transposes) the other way round."""
+        step = self.ld if rows != self.trans else ir.Constant(self.ld.type, 1)
+        offset = builder.mul(builder.mul(index, step), ir.Constant(index.type, self.itemsize))
+        return builder.gep(self.data, [offset])
 
 
 @intrinsic
@@ -155,6 +238,66 @@ def _gemm(typingctx, alpha, a, b, beta, c):
     return types.none(alpha, a, b, beta, c), codegen
 
 
+@intrinsic
+def _gemm_halves(typingctx, alpha, a, b, beta, c, rows, h):
+    """gemm as two products in one cblas_?gemm_batch call: c[:h] = a[:h] @ b and c[h:] =
+    a[h:] @ b when `rows`, else c[:, :h] = a @ b[:, :h] and c[:, h:] = a @ b[:, h:]. The caller
+    has checked the shapes and that each half exceeds _BATCH_SMALL_MNK (see _split_at)."""
+    _check_types(alpha, a, b, beta, c)
+    kind = get_blas_kind(c.dtype)
+
+    def codegen(context, builder, sig, args):
+        ma, mb, mc = (_Matrix(context, builder, t, v)
+                      for t, v in zip((a, b, c), (args[1], args[2], args[4])))
+        scalars = [context.cast(builder, args[i], sig.args[i], c.dtype) for i in (0, 3)]
+        half = context.cast(builder, args[6], sig.args[6], types.int64)
+        m, n = mc.dims
+        rows_flag = context.cast(builder, args[5], sig.args[5], types.boolean)
+        with builder.if_else(rows_flag) as (by_rows, by_columns):
+            with by_rows:
+                _call_numpy_cblas_batch(builder, kind, ma, mb, mc, scalars, [
+                    (half, n, ma.data, mb.data, mc.data),
+                    (builder.sub(m, half), n, ma.at(builder, half, True), mb.data,
+                     mc.at(builder, half, True))])
+            with by_columns:
+                _call_numpy_cblas_batch(builder, kind, ma, mb, mc, scalars, [
+                    (m, half, ma.data, mb.data, mc.data),
+                    (m, builder.sub(n, half), ma.data, mb.at(builder, half, False),
+                     mc.at(builder, half, False))])
+        return context.get_dummy_value()
+
+    return types.none(alpha, a, b, beta, c, rows, h), codegen
+
+
+@intrinsic
+def _openblas_threads(typingctx):
+    """openblas_get_num_threads() of numpy's OpenBLAS: its pool size, as the user set it."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_INT32, []),
+                                            "tracegrad_openblas_get_num_threads")
+        return builder.sext(builder.call(fn, ()), _INT64)
+
+    return types.int64(), codegen
+
+
+@register_jitable
+def _split_at(a, b, c) -> tuple[bool, int]:
+    """(rows, h): where to cut the product in two, h = 0 for one call (small product, shapes
+    that do not match, or an OpenBLAS pool other than 2 threads: more threads would be
+    capped at 2 and one thread would run the halves one after the other)."""
+    m, n, k = c.shape[0], c.shape[1], a.shape[1]
+    if a.shape[0] != m or b.shape[0] != k or b.shape[1] != n or m * n * k < SPLIT_MIN_MNK:
+        return True, 0
+    if _openblas_threads() != 2:
+        return True, 0
+    rows = 2 * m >= n
+    size = m if rows else n
+    h = size // 2
+    if h == 0 or h * (m * n * k // size) <= _BATCH_SMALL_MNK:
+        return True, 0
+    return rows, h
+
+
 def gemm(alpha, a, b, beta, c) -> None:
     """c = alpha * (a @ b) + beta * c; beta = 0 ignores c's old contents (even NaN).
 
@@ -168,7 +311,17 @@ def gemm(alpha, a, b, beta, c) -> None:
 
 @overload(gemm)
 def _gemm_overload(alpha, a, b, beta, c):
-    return lambda alpha, a, b, beta, c: _gemm(alpha, a, b, beta, c)
+    if not SPLIT:
+        return lambda alpha, a, b, beta, c: _gemm(alpha, a, b, beta, c)
+
+    def split_or_one_call(alpha, a, b, beta, c):
+        rows, h = _split_at(a, b, c)
+        if h > 0:
+            _gemm_halves(alpha, a, b, beta, c, rows, h)
+        else:
+            _gemm(alpha, a, b, beta, c)
+
+    return split_or_one_call
 
 
-__all__ = ["BACKEND", "CACHE_TOKEN", "gemm"]
+__all__ = ["BACKEND", "CACHE_TOKEN", "LIBRARY", "SPLIT", "SPLIT_MIN_MNK", "gemm"]
