@@ -63,20 +63,19 @@ def set_blas_threads(n: int) -> None:
         setter(n)
 
 
-@njit(cache=True)
-def _one_call_loop(a, b, reps):
-    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    for _ in range(reps):
-        _gemm(1.0, a, b, 0.0, out)
-    return out
+def _repeat(product):
+    """A cached njit loop calling `product(1.0, a, b, 0.0, out)` reps times."""
+    @njit(cache=True)
+    def loop(a, b, reps):
+        out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        for _ in range(reps):
+            product(1.0, a, b, 0.0, out)
+        return out
+    return loop
 
 
-@njit(cache=True)
-def _gemm_loop(a, b, reps):
-    out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-    for _ in range(reps):
-        gemm(1.0, a, b, 0.0, out)
-    return out
+_one_call_loop = _repeat(_gemm)   # the single BLAS call gemm always made before the split
+_gemm_loop = _repeat(gemm)        # gemm as kernels call it (split or not)
 
 
 @njit(cache=True)

@@ -18,6 +18,7 @@ import threading
 import numpy as np
 import pytest
 from numba import njit
+from support.gemm import gemm_all_layouts
 
 from tracegrad.codegen import blas
 
@@ -43,20 +44,6 @@ def two_blas_threads():
     lib.scipy_openblas_set_num_threads64_(before)
 
 
-@njit(nogil=True)
-def _gemm_layouts(alpha, a, b, beta, c):
-    """gemm with a and b as C and F arrays: four results."""
-    fa, fb = np.asfortranarray(a), np.asfortranarray(b)
-    out = np.empty((4,) + c.shape, dtype=c.dtype)
-    for k in range(4):
-        out[k] = c
-    blas.gemm(alpha, a, b, beta, out[0])
-    blas.gemm(alpha, fa, b, beta, out[1])
-    blas.gemm(alpha, a, fb, beta, out[2])
-    blas.gemm(alpha, fa, fb, beta, out[3])
-    return out
-
-
 @njit
 def _split_at(a, b, c):
     return blas._split_at(a, b, c)
@@ -77,7 +64,7 @@ def test_blas_halves_match_numpy_for_every_layout(dtype, two_blas_threads):
             start = np.full_like(c, np.nan) if beta == 0 else c   # beta = 0 ignores NaN
             want = alpha * (a.astype(np.float64) @ b) + beta * c
             scale = np.abs(want).max()
-            for got in _gemm_layouts(alpha, a, b, beta, start):
+            for got in gemm_all_layouts(alpha, a, b, beta, start):
                 np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=tol)
 
 
@@ -85,11 +72,11 @@ def test_blas_empty_and_mismatched_products_take_one_call(two_blas_threads):
     rng = np.random.default_rng(8)
     for m, k, n in ((0, 3000, 700), (3000, 700, 0), (3000, 0, 700)):
         a, b, c = _operands(rng, m, k, n, np.float64)
-        got = _gemm_layouts(1.0, a, b, 2.0, c)
+        got = gemm_all_layouts(1.0, a, b, 2.0, c)
         np.testing.assert_array_equal(got, np.broadcast_to(a @ b + 2.0 * c, got.shape))
     a, b, _ = _operands(rng, 64, 1000, 100, np.float64)
     with pytest.raises(ValueError, match="shapes"):
-        _gemm_layouts(1.0, a, b, 0.0, np.empty((100, 64)))
+        gemm_all_layouts(1.0, a, b, 0.0, np.empty((100, 64)))
 
 
 def test_blas_split_gemm_from_python_is_numpy():
@@ -108,7 +95,7 @@ def test_blas_concurrent_callers_get_their_own_results(two_blas_threads):
 
     def run(i: int) -> None:
         a, b, c = work[i]
-        results[i] = [_gemm_layouts(1.0, a, b, 0.0, c) for _ in range(5)]
+        results[i] = [gemm_all_layouts(1.0, a, b, 0.0, c) for _ in range(5)]
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     for t in threads:

@@ -18,6 +18,7 @@ from numba import njit
 
 import tracegrad as tg
 from support.compiled import assert_all_same, plain_python, private_cache
+from support.gemm import gemm_all_layouts
 from tracegrad.codegen import blas
 from tracegrad.codegen.emit import emit_function
 from tracegrad.runtime import cache
@@ -148,20 +149,6 @@ def test_batched_transposed_operand_is_a_view_per_matrix():
 # ---- the gemm intrinsic ----
 
 @njit
-def _gemm_all_layouts(alpha, a, b, beta, c):
-    """gemm on C and F views of a and b: four results."""
-    fa, fb = np.asfortranarray(a), np.asfortranarray(b)
-    out = np.empty((4,) + c.shape, dtype=c.dtype)
-    for k in range(4):
-        out[k] = c
-    blas.gemm(alpha, a, b, beta, out[0])
-    blas.gemm(alpha, fa, b, beta, out[1])
-    blas.gemm(alpha, a, fb, beta, out[2])
-    blas.gemm(alpha, fa, fb, beta, out[3])
-    return out
-
-
-@njit
 def _gemm_overwrites(a, b, c):
     blas.gemm(1.0, a, b, 0.0, c)
 
@@ -172,7 +159,7 @@ def test_gemm_scales_accumulates_and_takes_transposes(dtype):
     a, b, c = (rng.standard_normal(s).astype(dtype) for s in ((5, 7), (7, 3), (5, 3)))
     expected = 2.0 * (a.astype(np.float64) @ b) + 0.5 * c
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    for got in _gemm_all_layouts(2.0, a, b, 0.5, c):
+    for got in gemm_all_layouts(2.0, a, b, 0.5, c):
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
     nan = np.full((5, 3), np.nan, dtype)
     _gemm_overwrites(a, b, nan)                           # beta = 0 ignores NaN
