@@ -34,7 +34,10 @@ from .grad_mode import is_grad_enabled
 from .pool import POOL
 
 _SEQUENCE = itertools.count()
-_NODE_CLASSES: dict[str, type] = {}
+# The eager Tensor class: runtime/tensor.py imports this module and registers it here once the
+# class exists (an import inside a hot function costs microseconds per call).
+_Tensor: Any = None
+_NODE_CLASSES: dict[tuple[str, type], type] = {}
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -67,6 +70,8 @@ class Unavailable(TensorOps):
 class Node:
     """A backward function (PyTorch's grad_fn). Subclasses implement `_backward`."""
 
+    # `_output`: a weak reference to the tensor whose .grad keeps this node's gradient
+    # (retain_grad), else None
     __slots__ = ("edges", "_seq", "_pre_hooks", "_output", "__weakref__")
 
     def __init__(self, edges: tuple[Node | None, ...]) -> None:
@@ -96,12 +101,18 @@ class Node:
         return f"<{self.name()} object at {id(self):#x}>"
 
 
+def register_tensor_class(cls: type) -> None:
+    global _Tensor
+    _Tensor = cls
+
+
 def node_class(name: str, base: type) -> type:
     """A Node subclass per PyTorch name, so `type(y.grad_fn).__name__` reads `MulBackward0`."""
-    key = f"{base.__name__}:{name}"
-    if key not in _NODE_CLASSES:
-        _NODE_CLASSES[key] = type(name, (base,), {"__slots__": ()})
-    return _NODE_CLASSES[key]
+    key = (name, base)
+    found = _NODE_CLASSES.get(key)
+    if found is None:
+        found = _NODE_CLASSES[key] = type(name, (base,), {"__slots__": ()})
+    return found
 
 
 class OpNode(Node):
@@ -110,12 +121,25 @@ class OpNode(Node):
     __slots__ = ("_op", "_attrs", "_operands", "_versions", "_types", "_out_type", "_out_data",
                  "_out_box", "_out_version", "_freed")
 
-    def __init__(self, op: Any, attrs: dict, operands: tuple, types: tuple, out: Any,
+    def __init__(self, op: Any, attrs: dict, operands: tuple, out: Any,
                  out_type: TensorType) -> None:
-        super().__init__(tuple(_edge(x) for x in operands))
-        self._op, self._attrs, self._operands, self._types = op, attrs, operands, types
+        edges, versions, types = [], [], []      # `_types`: what the rules saw (literals as is)
+        for x in operands:
+            if isinstance(x, TensorOps):            # an eager tensor (as `_edge`, inlined)
+                if x._grad_fn is not None:
+                    edges.append(x._grad_fn)
+                else:
+                    edges.append(x._accumulate_node() if x._requires_grad else None)
+                versions.append(x._vbox[0])
+                types.append(x.type_)
+            else:                                   # a literal
+                edges.append(None)
+                versions.append(0)
+                types.append(x)
+        super().__init__(tuple(edges))
+        self._op, self._attrs, self._operands, self._types = op, attrs, operands, tuple(types)
         self._out_type = out_type
-        self._versions = tuple(x._vbox[0] if hasattr(x, "_vbox") else 0 for x in operands)
+        self._versions = tuple(versions)
         self._out_data, self._out_box, self._out_version = out._data, out._vbox, out._vbox[0]
         self._freed = False
 
@@ -141,26 +165,26 @@ class OpNode(Node):
         self._operands = self._out_data = None
 
     def _backward(self, grad: Any, ran: list[Node]) -> Sequence[Any]:
-        operands = tuple(self._saved(i, x) for i, x in enumerate(self._types))
+        if self._freed:
+            operands = [Unavailable(t, FREED_MESSAGE) if isinstance(t, TensorType) else t
+                        for t in self._types]
+        else:
+            operands = []
+            for tensor, version, operand_type in zip(self._operands, self._versions, self._types):
+                if not isinstance(operand_type, TensorType):
+                    operands.append(operand_type)                 # a literal
+                elif tensor._vbox[0] != version:
+                    operands.append(Unavailable(operand_type, _version_message(tensor, version)))
+                else:
+                    operands.append(tensor)
         out = self._saved_output()
         return self._op.vjp(grad, out, *operands, **self._attrs)
 
-    def _saved(self, i: int, operand_type: Any) -> Any:
-        if not isinstance(operand_type, TensorType):
-            return operand_type                       # a literal
-        if self._freed:
-            return Unavailable(operand_type, FREED_MESSAGE)
-        tensor = self._operands[i]
-        if tensor._vbox[0] != self._versions[i]:
-            return Unavailable(operand_type, _version_message(tensor, self._versions[i]))
-        return tensor
-
     def _saved_output(self) -> Any:
-        from .tensor import Tensor
         out_type = self._out_type
         if self._freed:
             return Unavailable(out_type, FREED_MESSAGE)
-        out = Tensor._make(self._out_data, out_type.dtype, grad_fn=self, vbox=self._out_box)
+        out = _Tensor._make(self._out_data, out_type.dtype, grad_fn=self, vbox=self._out_box)
         if self._out_box[0] != self._out_version:
             return Unavailable(out_type, _version_message(out, self._out_version))
         return out
@@ -310,8 +334,7 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
             if final:
                 found[node] = grad
             if type(node) is AccumulateGrad:
-                if accumulate_leaves and grad is not None:
-                    ran.append(node)
+                if accumulate_leaves and grad is not None:      # (nothing to release)
                     leaf = node._leaf()
                     if leaf is None:
                         pass
@@ -430,10 +453,10 @@ def _prepare(node: Node, grad: Any) -> Any:
 def _stored(grad: Any) -> Any:
     """A copy of `grad` to store in a `.grad`, never an alias of a gradient flowing elsewhere.
     With create_graph it stays in the graph, as PyTorch's CopyBackwards."""
-    from .tensor import Tensor, _copy
     if grad.requires_grad and is_grad_enabled():
+        from .tensor import _copy
         return grad._composite("CopyBackwards", _copy, grad)
-    return Tensor._make(np.array(grad._data, copy=True), grad.dtype)
+    return _Tensor._make(np.array(grad._data, copy=True), grad.dtype)
 
 
 def _discover(roots: Sequence[Node], boundary: set[Node]) -> tuple[list[Node], dict[Node, list]]:

@@ -82,7 +82,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             and single._base is None and single._data.size == 1):
         # the common `loss.backward()`: what the general path would do, minus its checks
         data = single._data
-        ones = Tensor._make(np.ones(data.shape, data.dtype), single._dtype)
+        ones = np.empty(data.shape, data.dtype)       # np.ones without its Python wrapper
+        ones.fill(1)
+        ones = Tensor._make(ones, single._dtype)
         ag.run_engine([single._grad_fn], [ones], keep_graph=bool(retain_graph),
                       create_graph=False)
         return
@@ -98,7 +100,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     targets = [] if wanted is None else _input_nodes(wanted)
     for tensor in wanted or ():
         if tensor._grad_fn is not None:
-            tensor._retains_grad = True
+            tensor.retain_grad()
     ag.run_engine(roots, grads, keep_graph=keep, create_graph=create_graph, capture=targets)
 
 

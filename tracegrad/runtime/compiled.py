@@ -339,7 +339,7 @@ class CompiledFunctionBackward(ag.Node):
     __slots__ = ("_entry", "_saved", "_all_inputs", "_versions", "_freed")
 
     def __init__(self, entry: Entry, saved: tuple, all_inputs: list) -> None:
-        super().__init__(tuple(ag._edge(all_inputs[k]) for k in entry.diff))
+        super().__init__(tuple([ag._edge(all_inputs[k]) for k in entry.diff]))
         self._entry, self._saved, self._all_inputs = entry, saved, all_inputs
         self._versions = [x._vbox[0] if isinstance(x, Tensor) else 0 for x in all_inputs]
         self._freed = False

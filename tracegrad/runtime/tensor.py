@@ -32,7 +32,9 @@ from ..ir.ops.elementwise import IN_PLACE
 from ..ir.tensor_api import TensorOps, full_like, prepare, where
 from ..ir.types import Size, TensorType
 from . import autograd as ag
+from . import signatures
 from . import kernels  # noqa: F401  (installs the eager fast path of ir/ops/fast.py)
+from .grad_mode import _ENABLED as _GRAD_ENABLED
 from .grad_mode import is_grad_enabled
 
 _NON_LEAF_GRAD_WARNING = (
@@ -62,12 +64,17 @@ class Tensor(TensorOps):
     @classmethod
     def _make(cls, data: np.ndarray, dtype: dt.DType, *, grad_fn: ag.Node | None = None,
               vbox: list[int] | None = None) -> Tensor:
-        t = object.__new__(cls)
-        t._init(data, dtype, grad_fn, vbox)
+        t = object.__new__(cls)          # `_init`, inlined: this runs for every op result
+        t._data, t._dtype, t._grad_fn = data, dtype, grad_fn
+        t._type = t._size = None
+        t._requires_grad = t._retains_grad = False
+        t._grad = t._accumulator = t._base = t._view_of = None
+        t._vbox = vbox if vbox is not None else [0]
         return t
 
     def _init(self, data: np.ndarray, dtype: dt.DType, grad_fn: ag.Node | None,
               vbox: list[int] | None) -> None:
+        # keep in step with `_make`
         self._data, self._dtype, self._grad_fn = data, dtype, grad_fn
         self._type = self._size = None          # cached TensorType and Size, built on first use
         self._requires_grad = self._retains_grad = False
@@ -215,6 +222,7 @@ class Tensor(TensorOps):
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._grad_fn is not None:
             self._retains_grad = True
+            self._grad_fn._output = weakref.ref(self)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Run `hook(grad)` when this tensor's gradient is computed; it may return a new grad."""
@@ -254,20 +262,29 @@ class Tensor(TensorOps):
     # ---- the op hook ----
     def _apply(self, op: str, *operands: Any, **attrs: Any) -> Tensor:
         op_def = OPS[op]
-        types, arrays, recording = [], [], False
+        arrays, key, recording = [], [op], False     # key: the signature (runtime/signatures.py)
         for x in operands:
             if isinstance(x, Tensor):
                 if x._base is not None:
                     x._check_view()
-                types.append(x.type_)
-                arrays.append(x._data)
+                data = x._data
+                arrays.append(data)
+                key.append(data.shape)
+                key.append(x._dtype)
                 recording = recording or x._requires_grad or x._grad_fn is not None
             else:
                 if isinstance(x, ag.Unavailable):      # a VJP rule read a freed or changed value
                     x._concrete()
-                types.append(x)
                 arrays.append(x)
-        out_type = op_def.infer(*types, **attrs)
+                key.append(type(x))
+                key.append(x)
+        if attrs:
+            key += attrs.items()
+        key = tuple(key)
+        try:
+            out_type, node_class = signatures.FOUND[key]
+        except (KeyError, TypeError):       # a new signature, or an unhashable attribute
+            out_type, node_class = signatures.lookup(op_def, key, operands, attrs)
         data = op_def.compute(*arrays, **attrs)
         dtype = out_type.dtype
         if type(data) is not np.ndarray or data.dtype != dtype.np:
@@ -280,11 +297,9 @@ class Tensor(TensorOps):
             aliased = aliased or a is data
         if aliased:
             out._become_view(operands)
-        if recording and op_def.vjp is not None and dtype.is_floating_point and is_grad_enabled():
-            types = tuple(types)
-            name = op_def.grad_fn_name(types, attrs)
-            node = ag.node_class(name, ag.OpNode)(op_def, attrs, operands, types, out, out_type)
-            out._set_grad_fn(node)
+        if recording and node_class is not None and dtype.is_floating_point \
+                and _GRAD_ENABLED.get():
+            out._set_grad_fn(node_class(op_def, attrs, operands, out, out_type))
         return out
 
     def _become_view(self, operands: tuple) -> None:
@@ -305,8 +320,12 @@ class Tensor(TensorOps):
                 "clone() it before.")
 
     def _set_grad_fn(self, node: ag.Node) -> None:
+        if self._retains_grad:       # the engine fills in the .grad of a node's `_output`;
+            old = self._grad_fn      # an in-place change moves that duty, as in PyTorch
+            if old is not None and old._output is not None and old._output() is self:
+                old._output = None
+            node._output = weakref.ref(self)
         self._grad_fn = node
-        node._output = weakref.ref(self)
 
     def _composite(self, name: str, fn: Callable, *operands: Any, **static: Any) -> Any:
         out = fn(*operands, **static)
@@ -543,6 +562,9 @@ class Tensor(TensorOps):
 
     def new_tensor(self, data: Any, dtype: Any = None) -> Tensor:
         return Tensor(data, dtype=dtype or self._dtype)
+
+
+ag.register_tensor_class(Tensor)
 
 
 def _copy(x: Tensor) -> Tensor:

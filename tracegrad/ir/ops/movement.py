@@ -13,11 +13,36 @@ from . import Kind, define, rules
 M = Kind.MOVEMENT
 
 
+def _broadcast_compute(a, *, shape):
+    """np.broadcast_to(a, shape), without its 4 us of nditer set-up when `a` is one block of
+    memory: the same read-only view, built from `a`'s buffer with stride 0 along each
+    broadcast axis."""
+    if type(a) is not np.ndarray:
+        return np.broadcast_to(a, shape)
+    lead = len(shape) - a.ndim
+    strides = [0] * lead
+    for n, m, stride in zip(a.shape, shape[lead:], a.strides):
+        if n == m:
+            strides.append(stride)
+        elif n == 1:
+            strides.append(0)
+        else:
+            return np.broadcast_to(a, shape)          # numpy's error
+    try:
+        view = np.ndarray(shape, a.dtype, a, 0, tuple(strides))
+    except (ValueError, TypeError):                   # not contiguous: numpy's own way
+        return np.broadcast_to(a, shape)
+    view.flags.writeable = False
+    return view
+
+
+# Operands are numpy arrays (eager tensors' data, the interpreter's values): their methods
+# spare the Python wrappers np.reshape and np.transpose (about 1 us each).
 define("reshape", M, arity=1, attrs=("shape",), infer=rules.reshape,
-       compute=lambda a, *, shape: np.reshape(a, shape),
+       compute=lambda a, *, shape: a.reshape(shape),
        vjp=lambda g, out, x, *, shape: (g.reshape(x.shape),), eager_name="ViewBackward0")
 define("broadcast_to", M, arity=1, attrs=("shape",), infer=rules.broadcast_to,
-       compute=lambda a, *, shape: np.broadcast_to(a, shape),
+       compute=_broadcast_compute,
        vjp=lambda g, out, x, *, shape: (g.sum_to(x.shape),), eager_name="ExpandBackward0")
 
 
@@ -34,7 +59,7 @@ def _transpose_name(operands, attrs):
 
 
 define("transpose", M, arity=1, attrs=("perm",), infer=rules.transpose,
-       compute=lambda a, *, perm: np.transpose(a, perm),
+       compute=lambda a, *, perm: a.transpose(perm),
        vjp=lambda g, out, x, *, perm: (g.permute(_inverse(perm)),), eager_name=_transpose_name)
 
 
