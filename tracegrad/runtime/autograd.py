@@ -394,7 +394,7 @@ def _stealable(grad: Any) -> bool:
     array can reach: a fresh numpy result, or a buffer a compiled kernel allocated for it alone.
     Views, broadcasts, kernel outputs sharing one buffer, and arrays aliasing a kernel's input
     all fail, and are copied instead."""
-    if type(grad).__name__ != "Tensor" or grad._grad_fn is not None or grad._requires_grad:
+    if type(grad) is not _Tensor or grad._grad_fn is not None or grad._requires_grad:
         return False
     data = grad._data
     # before `.flags`, which refers to it; the eager buffer pool's own reference does not count

@@ -266,8 +266,8 @@ def _wrap(results: Any, specs: tuple) -> list[Tensor]:
     for r, (dtype, np_dtype, scalar) in zip(results, specs):
         if scalar:
             r = np.array(r, np_dtype)
-        elif r.dtype != np_dtype:                  # codegen keeps dtypes; never trust silently
-            r = r.astype(np_dtype)
+        elif r.dtype is not np_dtype and r.dtype != np_dtype:   # (`is`: the cheap common case)
+            r = r.astype(np_dtype)      # codegen keeps dtypes; never trust silently
         out.append(Tensor._make(r, dtype))
     return out
 
@@ -341,7 +341,8 @@ class CompiledFunctionBackward(ag.Node):
     def __init__(self, entry: Entry, saved: tuple, all_inputs: list) -> None:
         super().__init__(tuple([ag._edge(all_inputs[k]) for k in entry.diff]))
         self._entry, self._saved, self._all_inputs = entry, saved, all_inputs
-        self._versions = [x._vbox[0] if isinstance(x, Tensor) else 0 for x in all_inputs]
+        # (tensor, its version now) for the tensor inputs: a later in-place change is an error
+        self._versions = [(x, x._vbox[0]) for x in all_inputs if isinstance(x, Tensor)]
         self._freed = False
 
     def release(self) -> None:
@@ -377,8 +378,8 @@ class CompiledFunctionBackward(ag.Node):
         return entry.vjp_function()(*inputs, *filled)
 
     def _check_versions(self) -> None:
-        for x, version in zip(self._all_inputs, self._versions):
-            if isinstance(x, Tensor) and x._vbox[0] != version:
+        for x, version in self._versions:
+            if x._vbox[0] != version:
                 raise RuntimeError(ag._version_message(x, version))
 
 
