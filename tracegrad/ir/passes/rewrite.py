@@ -7,6 +7,7 @@ already substituted, and the pass answers with one of:
 - a `Value` already defined (a graph input or an earlier output) of the same type: an alias; the
   node is dropped and every later use, graph outputs included, reads that value;
 - `None`: the node is dropped; only valid when nothing uses its output (dead code).
+A pass may also emit new nodes with fresh outputs (`emit_new`) before answering.
 
 Invariants of the result:
 - nodes stay in topological order and each Value is defined once;
@@ -65,6 +66,14 @@ class GraphRewriter:
         else:
             self._alias(current, result)
             self.changed = True
+
+    def emit_new(self, op: str, inputs: tuple, like: Node) -> Value:
+        """Emit a new node of `like`'s output type and location before the node being visited
+        (for rewrites into two nodes); returns its output."""
+        value = Value(like.out.type)
+        self._emit(Node(op, inputs, (), (value,), like.loc))
+        self.changed = True
+        return value
 
     def _emit(self, node: Node) -> None:
         self.nodes.append(node)

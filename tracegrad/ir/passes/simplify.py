@@ -10,7 +10,15 @@ Rules (x, y: Values; "one"/"zero": a literal or a `full` node's value):
 - `x*1`, `1*x`, `x/1`, `pow(x, 1)` -> x;  `pow(x, 2)` -> `mul(x, x)`;  `pow(x, 0)` -> `full(1)`
   (C99/IEEE: pow(x, ±0) = 1 even for NaN; measured bit-exact for f16/f32/f64 in numpy);
 - `x+0`, `0+x`, `x-0` -> x, with signed zeros honoured (see below);
-- `neg(neg(x))` -> x;  `where(c, a, a)` -> a;  `where(full(c), a, b)` -> a or b;
+- `neg(neg(x))` -> x;  negation moves out of products and quotients and into differences:
+  `mul(neg(a), b)`, `mul(a, neg(b))` -> `neg(mul(a, b))` and `mul(neg(a), neg(b))` ->
+  `mul(a, b)` (likewise `div`), `add(a, neg(b))` ->
+  `sub(a, b)`, `add(neg(a), b)` -> `sub(b, a)`, `sub(a, neg(b))` -> `add(a, b)`: exact for
+  floats under round-to-nearest, signed zeros, infinities and NaN included (IEEE 754 defines
+  `a - b` as `a + (-b)`, and rounding is symmetric), up to the sign bit of a NaN result; only
+  when the neg's dtype is the result's (no promotion between them). So `(-x) * x` and `x * x`
+  become one product, as do the adjoint terms `g * (-x)` and `-(g * x)`;
+- `where(c, a, a)` -> a;  `where(full(c), a, b)` -> a or b;
 - reshape, broadcast_to, sum_to, cast and slice that do not change the type -> x;
 - `reshape(reshape(x))` and `broadcast_to(broadcast_to(x))` -> one node; `transpose` of
   `transpose` -> one transpose with the composed permutation, or x when that is the identity;
@@ -150,6 +158,40 @@ def _neg_neg(node: Node, ctx: _Context) -> Value | None:
     return inner.inputs[0] if inner is not None and inner.op == "neg" else None
 
 
+def _negated(x: object, node: Node, ctx: _Context) -> Value | None:
+    """The operand of `x = neg(y)` when that moves exactly through `node` (see the docstring)."""
+    inner = ctx.producer(x)
+    if inner is None or inner.op != "neg" or not node.out.type.dtype.is_floating_point:
+        return None
+    y = inner.inputs[0]
+    return y if y.type.dtype is node.out.type.dtype else None
+
+
+def _neg_out_of_product(node: Node, ctx: _Context) -> Node | None:
+    """mul/div with a negated operand -> neg of the product of the plain operands."""
+    a, b = node.inputs
+    plain_a, plain_b = _negated(a, node, ctx), _negated(b, node, ctx)
+    if plain_a is None and plain_b is None:
+        return None
+    if plain_a is not None and plain_b is not None:          # the signs cancel
+        return _replace(node, node.op, (plain_a, plain_b))
+    operands = (a, plain_b) if plain_a is None else (plain_a, b)
+    inner = ctx.rewriter.emit_new(node.op, operands, node)
+    return _replace(node, "neg", (inner,))
+
+
+def _neg_into_difference(node: Node, ctx: _Context) -> Node | None:
+    """add(a, neg(b)) -> sub(a, b); add(neg(a), b) -> sub(b, a); sub(a, neg(b)) -> add(a, b)."""
+    a, b = node.inputs
+    if a is b:                                   # -t + -t: already one add
+        return None
+    plain_b = _negated(b, node, ctx)
+    if plain_b is not None:
+        return _replace(node, "sub" if node.op == "add" else "add", (a, plain_b))
+    plain_a = _negated(a, node, ctx) if node.op == "add" else None
+    return _replace(node, "sub", (b, plain_a)) if plain_a is not None else None
+
+
 def _pow_literal(node: Node, ctx: _Context) -> Node | Value | None:
     x, y = node.inputs
     if not isinstance(x, Value) or x.type.dtype.category == 0:
@@ -235,10 +277,10 @@ def _one_term_sum(node: Node, x: Value, ctx: _Context) -> Node | Value:
 
 
 RULES: dict[str, tuple[Rule, ...]] = {
-    "mul": (_mul_by_one,),
-    "div": (_div_by_one,),
-    "add": (_add_zero,),
-    "sub": (_sub_zero,),
+    "mul": (_mul_by_one, _neg_out_of_product),
+    "div": (_div_by_one, _neg_out_of_product),
+    "add": (_add_zero, _neg_into_difference),
+    "sub": (_sub_zero, _neg_into_difference),
     "neg": (_neg_neg,),
     "pow": (_pow_literal,),
     "where": (_where_same, _where_constant),
