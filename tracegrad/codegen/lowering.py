@@ -21,6 +21,7 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.ops import OPS
 from ..ir.printer import format_node
 from .fusion import Group, is_pointwise
+from .schedule import schedule_body
 from .source import SourceWriter
 
 _VMATH = ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "softplus", "pow")
@@ -294,7 +295,7 @@ class LoopNest:
             self.w.line(f"{name} = np.full({out.type.shape}, {init}, dtype={np_dtype(out.type.dtype)})")
 
     def _body(self) -> None:
-        for node in self.group.nodes:
+        for node in schedule_body(self.group.nodes, _calls_vmath):
             if is_pointwise(node):
                 self._pointwise(node)
             else:
@@ -382,6 +383,11 @@ class LoopNest:
         text = template.format(*operands, z=typed_literal(0, literal_dtype), **attrs)
         text = _resolve_functions(text, literal_dtype)
         return _cast(text, node, dtype)
+
+
+def _calls_vmath(node: Node) -> bool:
+    """Whether the node's statement calls a vmath function (see schedule.py)."""
+    return node.op in _VMATH and not (node.op == "pow" and _small_integer(node.inputs[1]))
 
 
 def _exact_literal_dtype(literal: object, dtype: dt.DType) -> dt.DType:
