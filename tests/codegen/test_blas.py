@@ -24,7 +24,7 @@ from tracegrad.codegen import blas
 
 pytestmark = pytest.mark.skipif(not blas.SPLIT, reason="numpy's OpenBLAS has no gemm_batch")
 
-SHAPES = [  # (m, k, n): how _split_at cuts c
+SHAPES = [  # (m, k, n): how split_at cuts c
     (64, 1000, 100),      # rows, 32 + 32 (W2's x @ w1)
     (1000, 64, 100),      # rows, 500 + 500 (W2's x.T @ gh when a is transposed)
     (20, 2000, 120),      # columns (c much wider than tall), 60 + 60
@@ -44,9 +44,8 @@ def two_blas_threads():
     lib.scipy_openblas_set_num_threads64_(before)
 
 
-@njit
 def _split_at(a, b, c):
-    return blas._split_at(a, b, c)
+    return blas.split_at(c.shape[0], c.shape[1], a.shape[1])
 
 
 def _operands(rng, m, k, n, dtype):
@@ -118,7 +117,7 @@ from tracegrad.codegen import blas
 def product(a, b):
     c = np.empty((a.shape[0], b.shape[1]), a.dtype)
     blas.gemm(1.0, a, b, 0.0, c)
-    return c, blas._split_at(a, b, c)[1]
+    return c, blas.split_at(c.shape[0], c.shape[1], a.shape[1])[1]
 """
 
 _RUN = """

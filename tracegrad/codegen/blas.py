@@ -42,7 +42,8 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload, register_jitable
+from numba import njit
+from numba.extending import intrinsic, overload
 from numba.np.linalg import ensure_blas, get_blas_kind
 
 _CHAR = ir.IntType(8)
@@ -231,6 +232,8 @@ def _gemm(typingctx, alpha, a, b, beta, c):
         with builder.if_then(builder.not_(empty), likely=True):
             if BACKEND == "scipy":
                 _call_numba_helper(context, builder, kind, ma, mb, mc, scalars)
+            elif SPLIT:
+                _call_split_or_one(context, builder, kind, ma, mb, mc, scalars)
             else:
                 _call_numpy_cblas(builder, kind, ma, mb, mc, scalars)
         return context.get_dummy_value()
@@ -238,35 +241,31 @@ def _gemm(typingctx, alpha, a, b, beta, c):
     return types.none(alpha, a, b, beta, c), codegen
 
 
-@intrinsic
-def _gemm_halves(typingctx, alpha, a, b, beta, c, rows, h):
-    """gemm as two products in one cblas_?gemm_batch call: c[:h] = a[:h] @ b and c[h:] =
-    a[h:] @ b when `rows`, else c[:, :h] = a @ b[:, :h] and c[:, h:] = a @ b[:, h:]. The caller
-    has checked the shapes and that each half exceeds _BATCH_SMALL_MNK (see _split_at)."""
-    _check_types(alpha, a, b, beta, c)
-    kind = get_blas_kind(c.dtype)
-
-    def codegen(context, builder, sig, args):
-        ma, mb, mc = (_Matrix(context, builder, t, v)
-                      for t, v in zip((a, b, c), (args[1], args[2], args[4])))
-        scalars = [context.cast(builder, args[i], sig.args[i], c.dtype) for i in (0, 3)]
-        half = context.cast(builder, args[6], sig.args[6], types.int64)
-        m, n = mc.dims
-        rows_flag = context.cast(builder, args[5], sig.args[5], types.boolean)
-        with builder.if_else(rows_flag) as (by_rows, by_columns):
-            with by_rows:
-                _call_numpy_cblas_batch(builder, kind, ma, mb, mc, scalars, [
-                    (half, n, ma.data, mb.data, mc.data),
-                    (builder.sub(m, half), n, ma.at(builder, half, True), mb.data,
-                     mc.at(builder, half, True))])
-            with by_columns:
-                _call_numpy_cblas_batch(builder, kind, ma, mb, mc, scalars, [
-                    (m, half, ma.data, mb.data, mc.data),
-                    (m, builder.sub(n, half), ma.data, mb.at(builder, half, False),
-                     mc.at(builder, half, False))])
-        return context.get_dummy_value()
-
-    return types.none(alpha, a, b, beta, c, rows, h), codegen
+def _call_split_or_one(context, builder, kind, a, b, c, scalars):
+    """Two halves in one cblas_?gemm_batch call where `split_rule` says so: c[:h] = a[:h] @ b
+    and c[h:] = a[h:] @ b by rows, else c[:, :h] = a @ b[:, :h] and c[:, h:] = a @ b[:, h:];
+    otherwise one call. The rule is compiled once per process and called from every site (as
+    Python code per call site it cost Numba about 0.3 s of compiling per gemm signature)."""
+    (m, n), k = c.dims, a.dims[1]
+    rule = types.UniTuple(types.int64, 2)(types.int64, types.int64, types.int64)
+    rows, half = cgutils.unpack_tuple(builder, context.compile_internal(
+        builder, split_rule, rule, [m, n, k]))
+    zero = ir.Constant(half.type, 0)
+    with builder.if_else(builder.icmp_signed(">", half, zero)) as (split, one):
+        with split:
+            with builder.if_else(builder.icmp_signed("!=", rows, zero)) as (by_rows, by_columns):
+                with by_rows:
+                    _call_numpy_cblas_batch(builder, kind, a, b, c, scalars, [
+                        (half, n, a.data, b.data, c.data),
+                        (builder.sub(m, half), n, a.at(builder, half, True), b.data,
+                         c.at(builder, half, True))])
+                with by_columns:
+                    _call_numpy_cblas_batch(builder, kind, a, b, c, scalars, [
+                        (m, half, a.data, b.data, c.data),
+                        (m, builder.sub(n, half), a.data, b.at(builder, half, False),
+                         c.at(builder, half, False))])
+        with one:
+            _call_numpy_cblas(builder, kind, a, b, c, scalars)
 
 
 @intrinsic
@@ -280,22 +279,22 @@ def _openblas_threads(typingctx):
     return types.int64(), codegen
 
 
-@register_jitable
-def _split_at(a, b, c) -> tuple[bool, int]:
-    """(rows, h): where to cut the product in two, h = 0 for one call (small product, shapes
-    that do not match, or an OpenBLAS pool other than 2 threads: more threads would be
-    capped at 2 and one thread would run the halves one after the other)."""
-    m, n, k = c.shape[0], c.shape[1], a.shape[1]
-    if a.shape[0] != m or b.shape[0] != k or b.shape[1] != n or m * n * k < SPLIT_MIN_MNK:
-        return True, 0
-    if _openblas_threads() != 2:
-        return True, 0
-    rows = 2 * m >= n
+def split_rule(m: int, n: int, k: int) -> tuple[int, int]:
+    """How gemm cuts a product c[m, n] = a[m, k] @ b[k, n] (compiled into kernels): (rows, h)
+    with rows 1 to cut c's rows, 0 its columns; h = 0 for one call (a small product, or an
+    OpenBLAS pool other than 2 threads: more threads would be capped at 2 and one thread would
+    run the halves one after the other). Each half stays above _BATCH_SMALL_MNK."""
+    if m * n * k < SPLIT_MIN_MNK or _openblas_threads() != 2:
+        return 1, 0
+    rows = 1 if 2 * m >= n else 0
     size = m if rows else n
     h = size // 2
     if h == 0 or h * (m * n * k // size) <= _BATCH_SMALL_MNK:
-        return True, 0
+        return 1, 0
     return rows, h
+
+
+split_at = njit(split_rule)     # the same rule, callable from Python (tests, benchmarks)
 
 
 def gemm(alpha, a, b, beta, c) -> None:
@@ -311,17 +310,7 @@ def gemm(alpha, a, b, beta, c) -> None:
 
 @overload(gemm)
 def _gemm_overload(alpha, a, b, beta, c):
-    if not SPLIT:
-        return lambda alpha, a, b, beta, c: _gemm(alpha, a, b, beta, c)
-
-    def split_or_one_call(alpha, a, b, beta, c):
-        rows, h = _split_at(a, b, c)
-        if h > 0:
-            _gemm_halves(alpha, a, b, beta, c, rows, h)
-        else:
-            _gemm(alpha, a, b, beta, c)
-
-    return split_or_one_call
+    return lambda alpha, a, b, beta, c: _gemm(alpha, a, b, beta, c)
 
 
 __all__ = ["BACKEND", "CACHE_TOKEN", "LIBRARY", "SPLIT", "SPLIT_MIN_MNK", "gemm"]
