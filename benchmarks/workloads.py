@@ -76,6 +76,10 @@ def _w2_data() -> dict[str, np.ndarray]:
     return {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
 
 
+def _w3_data(n: int) -> Callable[[], dict[str, np.ndarray]]:
+    return lambda: {"x": _rng().standard_normal(n).astype(np.float32)}
+
+
 def _w4_data() -> dict[str, np.ndarray]:
     rng = _rng()
     return {
@@ -93,20 +97,8 @@ def _anchors(eager: float, compiled: float, jax: float) -> dict[str, float]:
 WORKLOADS = [
     Workload("W1", "W1 tiny x@x", lambda: {"x": np.array([3.0])}, 8.0, _anchors(18.7, 16.5, 6.5)),
     Workload("W2", "W2 two-layer step", _w2_data, 0.65, _anchors(0.75, 0.57, 1.18)),
-    Workload(
-        "W3",
-        "W3 elementwise 1e6",
-        lambda: {"x": _rng().standard_normal(10**6).astype(np.float32)},
-        0.15,
-        _anchors(1.0, 0.17, 0.23),
-    ),
-    Workload(
-        "W3",
-        "W3 elementwise 1e7",
-        lambda: {"x": _rng().standard_normal(10**7).astype(np.float32)},
-        0.15,
-        _anchors(1.0, 0.17, 0.23),
-    ),
+    *(Workload("W3", f"W3 elementwise 1e{e}", _w3_data(10**e), 0.15, _anchors(1.0, 0.17, 0.23))
+      for e in (6, 7)),
     Workload("W4", "W4 logistic layer", _w4_data, 0.75, _anchors(0.81, 0.80, 1.16)),
     Workload(
         "W5",

@@ -388,11 +388,7 @@ def _reshape(s: _State) -> tuple | None:
     first = _reshape_target(s, tuple(s.pool[i].tensor.shape))
     second = _reshape_target(s, first) if s.draw(st.booleans()) else None
 
-    def run(p: list[Any]) -> Any:
-        y = p[i]._apply("reshape", p[i], shape=first)
-        return y if second is None else y._apply("reshape", y, shape=second)
-
-    return f"reshape(%{i}, {first}, then {second})", run, s.pool[i].scale
+    return _once_or_twice(s, i, "reshape", "shape", first, second)
 
 
 def _transpose(s: _State) -> tuple | None:
@@ -401,11 +397,16 @@ def _transpose(s: _State) -> tuple | None:
     first = tuple(s.draw(st.permutations(axes)))
     second = tuple(s.draw(st.permutations(axes))) if s.draw(st.booleans()) else None
 
-    def run(p: list[Any]) -> Any:
-        y = p[i]._apply("transpose", p[i], perm=first)
-        return y if second is None else y._apply("transpose", y, perm=second)
+    return _once_or_twice(s, i, "transpose", "perm", first, second)
 
-    return f"transpose(%{i}, {first}, then {second})", run, s.pool[i].scale
+
+def _once_or_twice(s: _State, i: int, op: str, attr: str, first: Any, second: Any) -> tuple:
+    """`op` of operand i with `attr=first`, then again with `attr=second` unless it is None."""
+    def run(p: list[Any]) -> Any:
+        y = p[i]._apply(op, p[i], **{attr: first})
+        return y if second is None else y._apply(op, y, **{attr: second})
+
+    return f"{op}(%{i}, {first}, then {second})", run, s.pool[i].scale
 
 
 def _slice(s: _State) -> tuple | None:
