@@ -323,15 +323,14 @@ def test_unit_seed_hands_the_saved_gradients_over(monkeypatch):
     runs no backward kernel, and the leaf takes the saved array over (no copy, no scaling): the
     node frees it as soon as it has handed it on. (Kernels allocated by Numba: a plain-Python
     kernel returns views, which are copied.)"""
-    import tracegrad.runtime.compiled as compiled_module
     calls = []
-    original = compiled_module._call_kernel
-    monkeypatch.setattr(compiled_module, "_call_kernel",
-                        lambda kernel, arrays, times, stage: calls.append(stage)
-                        or original(kernel, arrays, times, stage))
     x, w = _leaves()
     with numba():
         f = tg.compile(loss2)
+        entry = f.entry_for(x, w)
+        for kernel, stage in ((entry.forward, "numba forward"), (entry.backward, "numba backward")):
+            monkeypatch.setattr(kernel, "fn", lambda *a, _fn=kernel.fn, _stage=stage:
+                                calls.append(_stage) or _fn(*a))
         loss = f(x, w)
         saved = [weakref.ref(a) for a in loss.grad_fn._saved]   # no reference of ours
         loss.backward()

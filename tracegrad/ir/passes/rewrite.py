@@ -67,11 +67,11 @@ class GraphRewriter:
             self._alias(current, result)
             self.changed = True
 
-    def emit_new(self, op: str, inputs: tuple, like: Node) -> Value:
+    def emit_new(self, op: str, inputs: tuple, like: Node, attrs: tuple = ()) -> Value:
         """Emit a new node of `like`'s output type and location before the node being visited
         (for rewrites into two nodes); returns its output."""
         value = Value(like.out.type)
-        self._emit(Node(op, inputs, (), (value,), like.loc))
+        self._emit(Node(op, inputs, attrs, (value,), like.loc))
         self.changed = True
         return value
 

@@ -23,7 +23,9 @@ Rules (x, y: Values; "one"/"zero": a literal or a `full` node's value):
 - `reshape(reshape(x))` and `broadcast_to(broadcast_to(x))` -> one node; `transpose` of
   `transpose` -> one transpose with the composed permutation, or x when that is the identity;
 - `sum_to(broadcast_to(x, s), x.shape)` when the broadcast only added size-1 axes -> x (see
-  below); `sum`/`sum_to` over no real axes likewise; `max`/`min` over no axes -> x.
+  below); `sum`/`sum_to` over no real axes likewise; `max`/`min` over no axes -> x;
+- `matmul` contracting an axis of size 1 -> the broadcast product as a one-term sum (below),
+  a unit operand dropped: an outer product is elementwise work, fused, not a BLAS call.
 
 A literal takes part only when numpy's promotion keeps the tensor's dtype: a bool literal
 fits any tensor, an int literal an int or float tensor, a float literal only a float tensor
@@ -269,6 +271,32 @@ def _reduce_nothing(node: Node, ctx: _Context) -> Node | Value | None:
     return x if node.op != "sum" else _one_term_sum(node, x, ctx)
 
 
+def _outer_product(node: Node, ctx: _Context) -> Node | Value | None:
+    """matmul(a, b) contracting an axis of size 1 (a: (..., m, 1), b: (..., 1, n)) is the
+    broadcast product a * b, summed once: numpy's matmul adds it to +0.0 (`[[-1.]] @ [[0.]]`
+    is +0.0), so it is a one-term sum. A unit operand (the seed of a reverse pass) drops out."""
+    a, b = node.inputs
+    t = node.out.type
+    if not (isinstance(a, Value) and isinstance(b, Value)) or len(a.type.shape) < 2 \
+            or len(b.type.shape) < 2 or a.type.shape[-1] != 1:
+        return None
+    if not (a.type.dtype is b.type.dtype is t.dtype):
+        return None
+
+    def wide(x: Value) -> Value:
+        if x.type == t:
+            return x
+        return ctx.rewriter.emit_new("broadcast_to", (x,), node, (("shape", t.shape),))
+
+    if _constant_is(a, b, ctx, 1):
+        product = wide(b)
+    elif _constant_is(b, a, ctx, 1):
+        product = wide(a)
+    else:
+        product = ctx.rewriter.emit_new("mul", (wide(a), wide(b)), node)
+    return _one_term_sum(node, product, ctx)
+
+
 def _one_term_sum(node: Node, x: Value, ctx: _Context) -> Node | Value:
     """numpy sums from +0.0: a one-term float sum is `x + 0.0` unless signed zeros are ignored."""
     if x.type.dtype.is_floating_point and ctx.signed_zeros:
@@ -293,4 +321,5 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "sum": (_reduce_nothing,),
     "max": (_reduce_nothing,),
     "min": (_reduce_nothing,),
+    "matmul": (_outer_product,),
 }
