@@ -77,7 +77,7 @@ class Node:
     def __init__(self, edges: tuple[Node | None, ...]) -> None:
         self.edges = edges
         self._seq = next(_SEQUENCE)
-        self._pre_hooks: list[Callable] = []
+        self._pre_hooks: list[Callable] | tuple = ()     # a list once a hook is registered
         self._output: weakref.ref | None = None
 
     def name(self) -> str:
@@ -87,8 +87,12 @@ class Node:
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         return tuple((edge, 0) for edge in self.edges)
 
-    def register_prehook(self, hook: Callable) -> None:
+    def register_prehook(self, hook: Callable) -> list[Callable]:
+        """Add a hook run on this node's incoming gradient; returns the list that holds it."""
+        if type(self._pre_hooks) is tuple:
+            self._pre_hooks = []
         self._pre_hooks.append(hook)
+        return self._pre_hooks
 
     def release(self) -> None:
         """Free saved values (after a backward without retain_graph)."""
@@ -283,6 +287,9 @@ def run_engine(roots: Sequence[Node], grads: Sequence[Any], *, keep_graph: bool,
     """
     top, ran = ran is None, [] if ran is None else ran
     try:
+        if not capture and not boundary and len(roots) == 1 and _leaves_only(roots[0]):
+            return _one_step(roots[0], grads[0], create_graph, accumulate, ran,
+                             top and not keep_graph)
         return _propagate(roots, grads, create_graph, set(capture), accumulate,
                           boundary or _NO_BOUNDARY, ran, top and not keep_graph)
     finally:                            # nodes a nested replay ran, or all after an error
@@ -335,14 +342,8 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 found[node] = grad
             if type(node) is AccumulateGrad:
                 if accumulate_leaves and grad is not None:      # (nothing to release)
-                    leaf = node._leaf()
-                    if leaf is None:
-                        pass
-                    elif (leaf._grad is None and not create_graph
-                          and sys.getrefcount(grad) == _LOCAL_REFS and _stealable(grad)):
-                        leaf._grad = grad   # nobody else can see it: take it, as PyTorch does
-                    else:
-                        accumulate(leaf, grad, create_graph)
+                    held, grad = [grad], None
+                    _into_leaf(node, held, create_graph)
                 continue
             if final:
                 continue
@@ -369,6 +370,63 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
         if token is not None:
             _GRAD_ENABLED.reset(token)
     return found
+
+
+def _into_leaf(node: AccumulateGrad, held: list, create_graph: bool) -> None:
+    """Give a leaf its gradient, taken out of `held` so that this frame is its only holder:
+    a gradient nobody else can see becomes the leaf's .grad without a copy, as in PyTorch."""
+    grad = held.pop()
+    leaf = node._leaf()
+    if leaf is None:
+        return
+    if (leaf._grad is None and not create_graph
+            and sys.getrefcount(grad) == _LOCAL_REFS and _stealable(grad)):
+        leaf._grad = grad
+    else:
+        accumulate(leaf, grad, create_graph)
+
+
+def _leaves_only(root: Node) -> bool:
+    """True when the pass from `root` is one step: the root, then leaves. That is the usual
+    backward of a compiled call or of a single op, and `_one_step` runs it without the general
+    loop's bookkeeping; anything with hooks, retained grads or repeated leaves is not."""
+    if root._pre_hooks or root._output is not None or type(root) is AccumulateGrad:
+        return False
+    seen = []
+    for child in root.edges:
+        if child is None:
+            continue
+        if type(child) is not AccumulateGrad or child._pre_hooks or child in seen:
+            return False
+        seen.append(child)
+    return True
+
+
+def _one_step(root: Node, grad: Any, create_graph: bool, accumulate_leaves: bool,
+              ran: list[Node], release: bool) -> dict[Node, Any]:
+    """The general loop's steps for a root whose edges are distinct leaves without hooks."""
+    if grad is None:
+        return {}
+    token = _GRAD_ENABLED.set(create_graph) if create_graph != is_grad_enabled() else None
+    try:
+        ran.append(root)
+        outputs = list(root._backward(grad, ran))
+        grad = None
+        if release:
+            root.release()
+        for i, child in enumerate(root.edges):
+            out, outputs[i] = outputs[i], None
+            if child is None or out is None:
+                continue
+            if callable(out) and not isinstance(out, TensorOps):
+                out = out()
+            if out is not None and accumulate_leaves:
+                held, out = [out], None
+                _into_leaf(child, held, create_graph)
+    finally:
+        if token is not None:
+            _GRAD_ENABLED.reset(token)
+    return {}
 
 
 class _Probe:
@@ -401,7 +459,8 @@ def _stealable(grad: Any) -> bool:
     # (it hands a buffer out again only once nothing else refers to it)
     if sys.getrefcount(data) != _ATTRIBUTE_REFS + POOL.owns(data):
         return False
-    if not (data.flags.writeable and data.flags.c_contiguous):
+    flags = data.flags
+    if not (flags.writeable and flags.c_contiguous):
         return False
     base = data.base
     if base is None:

@@ -23,6 +23,10 @@ _CREATE_GRAPH_WARNING = (
     ".grad fields of your parameters to None after use to break the cycle and avoid the leak.")
 
 
+# a one-element array of ones per (shape, dtype): copying it is the cheapest fresh seed
+_ONES: dict[tuple, np.ndarray] = {}
+
+
 def _as_list(value: Any) -> list:
     if value is None:
         return []
@@ -82,9 +86,10 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             and single._base is None and single._data.size == 1):
         # the common `loss.backward()`: what the general path would do, minus its checks
         data = single._data
-        ones = np.empty(data.shape, data.dtype)       # np.ones without its Python wrapper
-        ones.fill(1)
-        ones = Tensor._make(ones, single._dtype)
+        ones = _ONES.get((data.shape, data.dtype))
+        if ones is None:
+            ones = _ONES[data.shape, data.dtype] = np.ones(data.shape, data.dtype)
+        ones = Tensor._make(ones.copy(), single._dtype)   # a fresh seed, as PyTorch's
         ag.run_engine([single._grad_fn], [ones], keep_graph=bool(retain_graph),
                       create_graph=False)
         return

@@ -35,6 +35,7 @@ from ..tracer.pytree import LEAF, flatten, unflatten
 from ..tracer.trace import output_value, trace
 from . import autograd as ag
 from .cache import CacheStats, Kernel, KernelCache, default_cache
+from .grad_mode import _ENABLED as _GRAD_ENABLED
 from .grad_mode import is_grad_enabled
 from .guards import describe, signature
 from .tensor import Tensor
@@ -288,10 +289,17 @@ def _runner(entry: Entry) -> Callable:
     scalars = [] if entry.split is None else [
         (k, v.type.dtype.np.type) for k, v in enumerate(entry.split.forward.outputs[n:])
         if v.type.shape == ()]
+    diff, float_outputs = entry.diff, entry.float_outputs
+    direct = positions == tuple(range(len(positions)))   # the tensor leaves come first
 
     def run(leaves: Any) -> Any:
-        results = _call_kernel(kernel, [_argument(leaves[i]) for i in positions], times,
-                               "numba forward")
+        inputs = (leaves if direct and len(leaves) == len(positions)
+                  else [leaves[i] for i in positions])
+        arrays = list(map(_argument, inputs))
+        if "numba forward" in times:        # compiled: the call itself (no compile to time)
+            results = kernel.fn(*arrays, *kernel.source.constants)
+        else:
+            results = _call_kernel(kernel, arrays, times, "numba forward")
         tensors = _wrap(results, specs)
         if grad_node:
             saved = results[n:]
@@ -299,8 +307,12 @@ def _runner(entry: Entry) -> Callable:
                 saved = list(saved)
                 for k, scalar_type in scalars:
                     saved[k] = scalar_type(saved[k])
-            node = CompiledFunctionBackward(entry, saved, [leaves[i] for i in positions])
-            _attach(node, [tensors[j] for j in entry.float_outputs])
+            node = CompiledFunctionBackward(entry, saved, inputs,
+                                            tuple([ag._edge(inputs[k]) for k in diff]))
+            if len(float_outputs) == 1:
+                tensors[float_outputs[0]]._set_grad_fn(node)
+            else:
+                _attach(node, [tensors[j] for j in float_outputs])
         return tensors[0] if single else unflatten(entry.out_tree, tensors)
     return run
 
@@ -338,8 +350,8 @@ class CompiledFunctionBackward(ag.Node):
 
     __slots__ = ("_entry", "_saved", "_all_inputs", "_versions", "_freed")
 
-    def __init__(self, entry: Entry, saved: tuple, all_inputs: list) -> None:
-        super().__init__(tuple([ag._edge(all_inputs[k]) for k in entry.diff]))
+    def __init__(self, entry: Entry, saved: tuple, all_inputs: list, edges: tuple) -> None:
+        super().__init__(edges)
         self._entry, self._saved, self._all_inputs = entry, saved, all_inputs
         # (tensor, its version now) for the tensor inputs: a later in-place change is an error
         self._versions = [(x, x._vbox[0]) for x in all_inputs if isinstance(x, Tensor)]
@@ -351,13 +363,15 @@ class CompiledFunctionBackward(ag.Node):
     def _backward(self, grad: Any, ran: list) -> list:
         if self._freed:
             raise RuntimeError(ag.FREED_MESSAGE)
-        self._check_versions()
+        for x, version in self._versions:
+            if x._vbox[0] != version:
+                raise RuntimeError(ag._version_message(x, version))
         entry = self._entry
-        if isinstance(grad, _Slots):
+        if type(grad) is _Slots:
             cts = [grad.get(i) for i in range(len(entry.float_outputs))]
         else:
             cts = [grad]
-        if is_grad_enabled():
+        if _GRAD_ENABLED.get():
             return list(self._differentiable(cts))
         seeded = entry.split.seeded
         if seeded is not None and _is_one(cts[0]):   # c * grad(1) with c == 1: no kernel
@@ -376,11 +390,6 @@ class CompiledFunctionBackward(ag.Node):
         inputs = [x if isinstance(x, Tensor) else Tensor._make(np.asarray(x), from_numpy_dtype(
             np.asarray(x).dtype)) for x in self._all_inputs]
         return entry.vjp_function()(*inputs, *filled)
-
-    def _check_versions(self) -> None:
-        for x, version in self._versions:
-            if x._vbox[0] != version:
-                raise RuntimeError(ag._version_message(x, version))
 
 
 class CompiledOutputBackward(ag.Node):
@@ -411,9 +420,6 @@ def _zeros(entry: Entry, j: int) -> np.ndarray:
 
 
 def _attach(node: CompiledFunctionBackward, outputs: list[Tensor]) -> None:
-    if len(outputs) == 1:
-        outputs[0]._set_grad_fn(node)
-        return
     for i, out in enumerate(outputs):
         out._set_grad_fn(CompiledOutputBackward(node, i))
 

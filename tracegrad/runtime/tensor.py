@@ -228,8 +228,7 @@ class Tensor(TensorOps):
         """Run `hook(grad)` when this tensor's gradient is computed; it may return a new grad."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        hooks = (self._grad_fn or self._accumulate_node())._pre_hooks
-        hooks.append(hook)
+        hooks = (self._grad_fn or self._accumulate_node()).register_prehook(hook)
         return _HookHandle(hooks, hook)
 
     def _accumulate_node(self) -> ag.AccumulateGrad:
