@@ -12,7 +12,12 @@ tracegrad and torch run literally the same Python function; jax gets the same ma
 Before timing, each system's first result is checked against numpy's (a mismatch fails the run).
 
 Timing excludes compiles (warm-up calls), then runs rounds that call each system once in turn, so
-load changes on a shared machine hit every row alike. A sample times a batch of calls long enough
+load changes on a shared machine hit every row alike. torch and jax are timed the same way in a
+child process each (`--together` times them in this one): their thread pools and numpy's
+OpenBLAS pool spin-wait after work, and on two cores they slow each other's rows by up to 7x in
+one process, which no program that uses one framework sees. A child checks its rows against
+numpy's result, then times them with no numpy call in between; their ratios are to this
+process's numpy row. A sample times a batch of calls long enough
 to measure (W1 is microseconds). The table shows the median and min per call, the median's ratio
 to the numpy row's median of the same run (the verdict against the issue's target uses it), and
 the min's ratio to numpy's min, which is steadier on a busy machine.
@@ -382,12 +387,51 @@ def _optional(name: str):
 NUMPY_BUILDERS = {"W1": numpy_w1, "W2": numpy_w2, "W3": numpy_w3, "W4": numpy_w4, "W5": numpy_w5}
 
 
-def systems_for(w: Workload, with_references: bool = True) -> dict[str, Step]:
-    systems = {"numpy": NUMPY_BUILDERS[w.key](w.data()), **tracegrad_rows(w.key, w.data)}
-    if with_references:
-        systems.update(torch_rows(w.key, w.data))
-        systems.update(jax_rows(w.key, w.data))
+REFERENCE_ROWS = {"torch": torch_rows, "jax": jax_rows}
+
+
+def systems_for(w: Workload, frameworks: tuple[str, ...] = ("tracegrad", "torch", "jax")
+                ) -> dict[str, Step]:
+    """The numpy row, then the rows of each framework named (absent ones are skipped)."""
+    systems = {"numpy": NUMPY_BUILDERS[w.key](w.data())}
+    for name in frameworks:
+        systems.update(tracegrad_rows(w.key, w.data) if name == "tracegrad"
+                       else REFERENCE_ROWS[name](w.key, w.data))
     return systems
+
+
+def run_isolated(framework: str, chosen: list[Workload], rounds: int) -> dict[str, dict]:
+    """Time `framework`'s rows in a child process of their own (see the module docstring): per
+    workload label, {"times": {system: seconds per call}, "errors": {system: rel. error}}.
+    Empty when the framework is not importable there or the child fails (reported)."""
+    if importlib.util.find_spec(framework) is None:
+        return {}
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", framework,
+               "--rounds", str(rounds), "--only", ",".join(w.key for w in chosen)]
+    print(f"timing {framework} in its own process", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=W6_TIMEOUT_S)
+    if done.returncode != 0:
+        print(f"{framework} rows skipped: the child process failed:\n{done.stderr[-2000:]}",
+              file=sys.stderr)
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_main(framework: str, chosen: list[Workload], rounds: int) -> int:
+    """`--child`: one reference framework's rows, checked against numpy and timed without
+    numpy's calls in between, printed as one JSON line."""
+    result = {}
+    for w in chosen:
+        systems = systems_for(w, (framework,))
+        if len(systems) == 1:
+            continue
+        errors = check(systems)           # numpy's one call: its BLAS threads then go idle
+        del systems["numpy"]
+        times = time_interleaved(systems, rounds)
+        result[w.label] = {"times": {k: v.tolist() for k, v in times.items()},
+                           "errors": errors, "threads": thread_settings()}
+    print(json.dumps(result))
+    return 0
 
 
 # ---- checking and timing ------------------------------------------------------------------------
@@ -438,23 +482,32 @@ def time_interleaved(systems: dict[str, Step], rounds: int) -> dict[str, np.ndar
 # ---- the table ----------------------------------------------------------------------------------
 
 
-def target_text(w: Workload, system: str) -> tuple[str, float | None]:
+def target_text(w: Workload, system: str, torch_ratio: float | None = None
+                ) -> tuple[str, float | None]:
+    """The target of a row: compiled against the issue's ratio; eager within 1.5x of PyTorch
+    eager's ratio to numpy, measured in this run when torch is there, else the issue's."""
     if system.startswith("compiled"):
         return f"<= {w.target:g}", w.target
     if system == "eager" and w.key != "W1":
+        if torch_ratio is not None:
+            limit = EAGER_SLACK * torch_ratio
+            return f"<= {limit:.2f} (1.5x this run's torch eager {torch_ratio:.3g})", limit
         limit = EAGER_SLACK * w.anchors["torch eager"]
-        return f"<= {limit:.2f} (1.5x torch eager {w.anchors['torch eager']:g})", limit
+        return f"<= {limit:.2f} (1.5x the issue's torch eager {w.anchors['torch eager']:g})", limit
     if system in w.anchors:
         return f"(issue: {w.anchors[system]:g})", None
     return "", None
 
 
 def workload_rows(w: Workload, times: dict[str, np.ndarray], errors: dict[str, float]) -> list:
+    """The table rows of one workload; every ratio is to the numpy row's time."""
     base, base_min = float(np.median(times["numpy"])), float(times["numpy"].min())
+    torch_eager = times.get("torch eager")
+    torch_ratio = None if torch_eager is None else float(np.median(torch_eager)) / base
     rows = []
     for system, t in times.items():
         ratio = float(np.median(t)) / base
-        text, limit = target_text(w, system)
+        text, limit = target_text(w, system, torch_ratio)
         verdict = "" if limit is None else ("ok" if ratio <= limit else "MISS")
         if errors.get(system, 0.0) > _tol(w):
             verdict = f"WRONG (rel err {errors[system]:.1e})"
@@ -469,11 +522,6 @@ def workload_rows(w: Workload, times: dict[str, np.ndarray], errors: dict[str, f
                 text,
                 verdict,
             ]
-        )
-    eager, torch_eager = times.get("eager"), times.get("torch eager")
-    if eager is not None and torch_eager is not None and w.key != "W1":
-        rows[[r[1] for r in rows].index("eager")][-1] += (
-            f" ({np.median(eager) / np.median(torch_eager):.2f}x this run's torch eager)"
         )
     return rows
 
@@ -725,27 +773,49 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--only", default="", help="comma-separated keys, e.g. W2,W6")
     parser.add_argument("--no-references", action="store_true", help="skip torch and jax rows")
+    parser.add_argument("--together", action="store_true",
+                        help="time torch and jax in this process too (their thread pools then "
+                             "compete with numpy's and numba's on every row)")
+    parser.add_argument("--rounds", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     keys = {k.strip().upper() for k in args.only.split(",") if k.strip()}
-    rounds = 5 if args.quick else 21
+    rounds = args.rounds or (5 if args.quick else 21)
     references = not args.no_references
     chosen = [w for w in WORKLOADS if not keys or w.key in keys]
-    prepared = [(w, systems_for(w, references)) for w in chosen]  # imports torch/jax if there
+    if args.child:
+        return child_main(args.child, chosen, rounds)
+    here = ("tracegrad", "torch", "jax") if references and args.together else ("tracegrad",)
+    prepared = [(w, systems_for(w, here)) for w in chosen]  # imports torch/jax if there
     bullet = "- " if args.markdown else ""
     print(f"{bullet}date: {datetime.date.today()}; rounds: {rounds}; medians of per-call times")
     print(f"{bullet}machine: {machine()}")
     print(f"{bullet}versions: {versions()}")
     print(f"{bullet}threads: {thread_settings()}\n", flush=True)
-    rows, wrong = [], False
+    measured = []
     for w, systems in prepared:
         errors = check(systems)
-        wrong |= any(e > _tol(w) for e in errors.values())
         print(f"timing {w.label}: {', '.join(systems)}", file=sys.stderr, flush=True)
-        rows += workload_rows(w, time_interleaved(systems, rounds), errors)
+        measured.append((w, time_interleaved(systems, rounds), errors))
+    isolated = {} if args.together or not references else {
+        name: run_isolated(name, chosen, rounds) for name in REFERENCE_ROWS}
+    rows, wrong = [], False
+    for w, times, errors in measured:
+        for results in isolated.values():
+            if w.label in results:
+                times.update({k: np.array(v) for k, v in results[w.label]["times"].items()})
+                errors.update(results[w.label]["errors"])
+        wrong |= any(e > _tol(w) for e in errors.values())
+        rows += workload_rows(w, times, errors)
+    if isolated:
+        for name, results in isolated.items():
+            if results:
+                print(f"{bullet}{name} process threads: {next(iter(results.values()))['threads']}")
+        print()
     if rows:
         print(format_table(HEADER, rows, args.markdown))
     if not keys or "W6" in keys:
