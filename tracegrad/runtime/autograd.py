@@ -17,7 +17,6 @@ Invariants:
 
 from __future__ import annotations
 
-import functools
 import heapq
 import sys
 import itertools
@@ -407,13 +406,15 @@ def _one_step(root: Node, grad: Any, create_graph: bool, accumulate_leaves: bool
     """The general loop's steps for a root whose edges are distinct leaves without hooks."""
     if grad is None:
         return {}
-    token = _GRAD_ENABLED.set(create_graph) if create_graph != is_grad_enabled() else None
+    token = _GRAD_ENABLED.set(create_graph) if create_graph != _GRAD_ENABLED.get() else None
     try:
         ran.append(root)
         outputs = list(root._backward(grad, ran))
         grad = None
         if release:
             root.release()
+            if ran[-1] is root:         # (a composite's replay appends the nodes it ran)
+                ran.pop()
         for i, child in enumerate(root.edges):
             out, outputs[i] = outputs[i], None
             if child is None or out is None:
@@ -465,16 +466,20 @@ def _stealable(grad: Any) -> bool:
     base = data.base
     if base is None:
         return True
-    if type(base) is not _meminfo_type():
+    if type(base) is not (_MEMINFO or _meminfo_type()):
         return False
     return (base.parent is None and base.refcount == 1
             and sys.getrefcount(base) == _ATTRIBUTE_REFS)
 
 
-@functools.cache
+_MEMINFO: type | None = None       # Numba's MemInfo type, looked up on first use
+
+
 def _meminfo_type() -> type:
+    global _MEMINFO
     from numba.core.runtime import _nrt_python
-    return _nrt_python._MemInfo
+    _MEMINFO = _nrt_python._MemInfo
+    return _MEMINFO
 
 
 def _dependencies(roots: Sequence[Node], boundary: set[Node]) -> dict[Node, int]:

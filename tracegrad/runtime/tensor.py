@@ -239,7 +239,7 @@ class Tensor(TensorOps):
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `gradient`)."""
-        _backward.backward([self], None if gradient is None else [gradient], retain_graph,
+        _backward.backward(self, None if gradient is None else [gradient], retain_graph,
                            create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
