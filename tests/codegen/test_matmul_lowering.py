@@ -42,6 +42,7 @@ def float_variants(v4, v5, a, b, c, d, x, y, w, p, q, s, e, f):
         a @ x,                     # shared matrix @ batch
         w.t() @ x.mT,              # shared transposed @ transposed batch
         p @ q,                     # both batches broadcast: (2,1) x (1,3)
+        a.expand(2, 3, 4) @ b.expand(2, 4, 5),   # both one matrix broadcast over the batch
         s[:, ::2] @ b,             # strided operand
         a[:, 1:3].t() @ c,         # transpose of a strided operand
         e @ f,                     # empty contraction: zeros

@@ -123,7 +123,14 @@ def _matmul(e: Emitter, node: Node) -> None:
     c_b = f"{buffer}[b]" if count > 1 else buffer
     with e.w.block(f"for b in range({count}):") if count > 1 else contextlib.nullcontext():
         _product(e, a_b, b_b, c_b, (m, left.matrix[1], n), floating)
-    if buffer != name:
+    if buffer != name and count * m * n != out.type.size:
+        # both operands one matrix shared by the batch: one product, copied to every batch entry
+        batch = e.w.name(name + "_batch")
+        e.w.line(f"{name} = np.empty({out.type.shape}, dtype={np_dtype(out.type.dtype)})")
+        e.w.line(f"{batch} = {name}.reshape(({out.type.size // (m * n)}, {m}, {n}))")
+        with e.w.block(f"for b in range({out.type.size // (m * n)}):"):
+            e.w.line(f"{batch}[b] = {buffer}")
+    elif buffer != name:
         e.w.line(f"{name} = {buffer}.reshape({out.type.shape})" if out.type.shape else
                  f"{name} = {buffer}[0, 0]")
 
