@@ -259,6 +259,63 @@ def test_vmath_exp_subnormal_results_are_accurate(suffix):
     assert err.max() <= 1.0
 
 
+def _pow_f64_hard_cases() -> tuple[np.ndarray, np.ndarray]:
+    """Lanes that stress pow_f64: |y*log x| next to 708 (where the fast path hands over to the
+    rare one) and to the overflow and underflow thresholds (subnormal results), x next to 1
+    with huge y, x next to sqrt(2) and sqrt(1/2) (where the log's reduction switches and its
+    tail is largest), exact integer powers, negative bases, subnormal x."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    t = np.concatenate([rng.uniform(700, 709.9, n), rng.uniform(-745.2, -700, n),
+                        rng.uniform(-710, -706, n), rng.uniform(706, 710, n)])
+    x_t = np.exp(rng.uniform(-3, 3, t.size))
+    ulps = rng.integers(1, 4000, n) * rng.choice([-1, 1], n)
+    x_1 = 1 + ulps * 2.0**-52
+    edges = np.repeat([math.sqrt(2), math.sqrt(0.5)], n // 2) * (1 + rng.uniform(-1e-3, 1e-3, n))
+    x_e = np.concatenate([x_1, edges])
+    t_e = rng.uniform(-700, 700, x_e.size)
+    ints = np.array([2.0, 3.0, 0.5, 1.5, 10.0, 7.0, -2.0, -3.0, -1.5, -7.0, -0.5])
+    x_i, y_i = (a.ravel() for a in np.meshgrid(ints, np.arange(-40.0, 41.0)))
+    x_n = -rng.uniform(0.1, 10, n)  # negative base: integer y (sign) or not (NaN)
+    y_n = np.where(rng.random(n) < 0.5, np.round(rng.uniform(-30, 30, n)),
+                   rng.uniform(-30, 30, n))
+    x_s = rng.integers(1, 2**52, n) * 5e-324  # subnormal x
+    y_s = rng.uniform(-0.9, 0.9, n)
+    x = np.concatenate([x_t, x_e, x_i, x_n, x_s])
+    y = np.concatenate([t / np.log(x_t), t_e / np.log(x_e), y_i, y_n, y_s])
+    order = rng.permutation(x.size)  # mix rare and common lanes in every vector
+    return x[order], y[order]
+
+
+@needs_vmath
+def test_vmath_pow_f64_accurate_at_its_edges():
+    x, y = _pow_f64_hard_cases()
+    err = ulp_error(apply("pow", "f64", x, y), reference("pow", x, y, "f64"), np.float64)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP["f64"], f"pow({x[worst]!r}, {y[worst]!r}): {err[worst]:.2f}"
+
+
+@needs_vmath
+def test_vmath_log_f64_accurate_near_one_and_reduction_edges():
+    k = np.arange(-5000.0, 5001.0)
+    fi = np.finfo(np.float64)
+    x = np.concatenate([1 + k * 2.0**-52, math.sqrt(2) * (1 + k * 2.0**-50),
+                        math.sqrt(0.5) * (1 + k * 2.0**-50), np.abs(k) * 5e-324,
+                        float(fi.tiny) * (1 + k * 2.0**-52)])
+    err = ulp_error(apply("log", "f64", x), reference("log", x, None, "f64"), np.float64)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP["f64"], f"log_f64({x[worst]!r}): {err[worst]:.2f} ulp"
+
+
+@needs_vmath
+def test_vmath_sigmoid_f64_accurate_down_to_subnormal_results():
+    # e/(1 + e) with e = exp(-|x|) subnormal or rounding to 0 (exp's two-step scaling)
+    x = np.concatenate([np.linspace(-746.5, -700, 100_001), np.linspace(700, 750, 1001)])
+    err = ulp_error(apply("sigmoid", "f64", x), reference("sigmoid", x, None, "f64"), np.float64)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP["f64"], f"sigmoid_f64({x[worst]!r}): {err[worst]:.2f} ulp"
+
+
 @pytest.mark.parametrize("name", ["sqrt", "abs", "floor"])
 @pytest.mark.parametrize("suffix", DTYPES)
 def test_vmath_intrinsic_functions_match_numpy_exactly(name, suffix):
@@ -310,6 +367,18 @@ def test_vmath_map_loop_vectorizes_without_calls(name, suffix):
     if rare:  # the vector loop calls the masked variant of the full width
         width = 8 if suffix == "f32" else 4
         assert any(c.endswith(f".v{width}") for c in rare), f"{name}_{suffix}: {rare}"
+
+
+@needs_vmath
+@pytest.mark.skipif(not llvm.get_process_triple().startswith("x86_64"), reason="x86-64 only")
+@pytest.mark.parametrize("name", ["pow", "sin"])
+def test_vmath_rare_path_call_keeps_the_callers_registers(name):
+    # the masked variant's convention is preserve_allcc, so the loop spills nothing around it
+    apply(name, "f64", [1.0])
+    kernel = map_kernel(name, "f64")
+    body = kernel_body(kernel.inspect_llvm(kernel.signatures[0]))
+    calls = re.findall(r"call (\w*) ?<\d+ x double> @\"?tracegrad\.vmath\.rare\.[\w.]+\.v\d", body)
+    assert calls and set(calls) == {"preserve_allcc"}, calls
 
 
 @needs_vmath
