@@ -12,11 +12,13 @@ tracegrad and torch run literally the same Python function; jax gets the same ma
 Before timing, each system's first result is checked against numpy's (a mismatch fails the run).
 
 Timing excludes compiles (warm-up calls), then runs rounds that call each system once in turn, so
-load changes on a shared machine hit every row alike. torch and jax are timed the same way in a
-child process each (`--together` times them in this one): their thread pools and numpy's
-OpenBLAS pool spin-wait after work, and on two cores they slow each other's rows by up to 7x in
-one process, which no program that uses one framework sees. A child checks its rows against
-numpy's result, then times them with no numpy call in between; their ratios are to this
+load changes on a shared machine hit every row alike. torch and jax run in a child process each
+(`--together` keeps them in this one): their thread pools and numpy's OpenBLAS pool spin-wait
+after work, and on two cores they slowed each other's rows by up to 7x in one process, which no
+program using one framework sees. The parent drives each child round by round (a round here,
+then one there, with SWITCH_PAUSE_S of idle time around each switch so the other side's
+workers go to sleep), so the machine's drift in speed hits every row alike; a child checks its
+rows against numpy's result once and makes no numpy call while timing. Every ratio is to this
 process's numpy row. A sample times a batch of calls long enough
 to measure (W1 is microseconds). The table shows the median and min per call, the median's ratio
 to the numpy row's median of the same run (the verdict against the issue's target uses it), and
@@ -58,6 +60,8 @@ from tracegrad.runtime.cache import default_cache
 
 LR = 1e-6  # the seed's learning rate
 MIN_SAMPLE_S = 0.005  # a timing sample is a batch of calls at least this long
+SWITCH_PAUSE_S = 0.15  # idle time when timing passes to or from a reference's process: OpenBLAS
+#                        workers spin for about 0.1 s after a product before they sleep
 W6_TIMEOUT_S = 600
 Step = Callable[[], tuple]  # one call of a system: returns (value, gradients...)
 
@@ -400,37 +404,69 @@ def systems_for(w: Workload, frameworks: tuple[str, ...] = ("tracegrad", "torch"
     return systems
 
 
-def run_isolated(framework: str, chosen: list[Workload], rounds: int) -> dict[str, dict]:
-    """Time `framework`'s rows in a child process of their own (see the module docstring): per
-    workload label, {"times": {system: seconds per call}, "errors": {system: rel. error}}.
-    Empty when the framework is not importable there or the child fails (reported)."""
-    if importlib.util.find_spec(framework) is None:
-        return {}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", framework,
-               "--rounds", str(rounds), "--only", ",".join(w.key for w in chosen)]
-    print(f"timing {framework} in its own process", file=sys.stderr, flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=W6_TIMEOUT_S)
-    if done.returncode != 0:
-        print(f"{framework} rows skipped: the child process failed:\n{done.stderr[-2000:]}",
-              file=sys.stderr)
-        return {}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class Reference:
+    """A reference framework's rows, timed in a child process of its own (see the module
+    docstring) that the parent drives round by round, so drift of the machine's speed hits
+    them as it hits the parent's rows. `ready`: per workload label, its systems and their
+    errors against numpy; empty when the framework is missing or the child failed."""
+
+    def __init__(self, framework: str, chosen: list[Workload]) -> None:
+        self.framework, self.ready, self._child = framework, {}, None
+        if importlib.util.find_spec(framework) is None:
+            return
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", framework,
+                   "--only", ",".join(w.key for w in chosen)]
+        print(f"starting {framework}'s process", file=sys.stderr, flush=True)
+        self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True)
+        reply = self._read()
+        self.ready, self.threads = (reply or {}).get("ready", {}), (reply or {}).get("threads")
+
+    def _read(self) -> dict | None:
+        line = self._child.stdout.readline()
+        if not line:
+            print(f"{self.framework} rows skipped: its process ended", file=sys.stderr)
+            self._child = None
+            return None
+        return json.loads(line)
+
+    def round(self, label: str) -> dict[str, float]:
+        """One sample of each of the workload's systems: seconds per call."""
+        if self._child is None:
+            return {}
+        time.sleep(SWITCH_PAUSE_S)          # the parent's thread pools go idle first
+        self._child.stdin.write(label + "\n")
+        self._child.stdin.flush()
+        reply = self._read()
+        time.sleep(SWITCH_PAUSE_S)          # and the child's
+        return reply or {}
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.stdin.close()
+            self._child.wait(timeout=60)
 
 
-def child_main(framework: str, chosen: list[Workload], rounds: int) -> int:
-    """`--child`: one reference framework's rows, checked against numpy and timed without
-    numpy's calls in between, printed as one JSON line."""
-    result = {}
+def child_main(framework: str, chosen: list[Workload]) -> int:
+    """`--child`: build and check one reference framework's rows (each against numpy's one
+    call), print them as a JSON line, then time one round of a workload per label read."""
+    built = {}
     for w in chosen:
         systems = systems_for(w, (framework,))
-        if len(systems) == 1:
-            continue
-        errors = check(systems)           # numpy's one call: its BLAS threads then go idle
-        del systems["numpy"]
-        times = time_interleaved(systems, rounds)
-        result[w.label] = {"times": {k: v.tolist() for k, v in times.items()},
-                           "errors": errors, "threads": thread_settings()}
-    print(json.dumps(result))
+        if len(systems) > 1:
+            built[w.label] = (systems, check(systems))
+            del systems["numpy"]
+    batch = {label: {k: calls_per_sample(fn) for k, fn in systems.items()}
+             for label, (systems, _) in built.items()}
+    ready = {label: {"systems": list(systems), "errors": errors}
+             for label, (systems, errors) in built.items()}
+    print(json.dumps({"ready": ready, "threads": thread_settings()}), flush=True)
+    for line in sys.stdin:
+        systems = built[line.strip()][0]
+        times = {}
+        for name, fn in systems.items():
+            times[name] = timed_sample(fn, batch[line.strip()][name])
+        print(json.dumps(times), flush=True)
     return 0
 
 
@@ -466,16 +502,25 @@ def calls_per_sample(fn: Step) -> int:
     return max(1, int(MIN_SAMPLE_S / max(time.perf_counter() - start, 1e-9)))
 
 
-def time_interleaved(systems: dict[str, Step], rounds: int) -> dict[str, np.ndarray]:
-    """Seconds per call, `rounds` samples per system, each round calling every system in turn."""
+def timed_sample(fn: Step, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def time_interleaved(systems: dict[str, Step], rounds: int, label: str = "",
+                     references: tuple[Reference, ...] = ()) -> dict[str, np.ndarray]:
+    """Seconds per call, `rounds` samples per system, each round calling every system in turn,
+    then each reference process for its rows of workload `label`."""
     batch = {name: calls_per_sample(fn) for name, fn in systems.items()}
     samples: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(rounds):
         for name, fn in systems.items():
-            start = time.perf_counter()
-            for _ in range(batch[name]):
-                fn()
-            samples[name].append((time.perf_counter() - start) / batch[name])
+            samples[name].append(timed_sample(fn, batch[name]))
+        for reference in references:
+            for name, seconds in reference.round(label).items():
+                samples.setdefault(name, []).append(seconds)
     return {name: np.array(s) for name, s in samples.items()}
 
 
@@ -776,7 +821,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--together", action="store_true",
                         help="time torch and jax in this process too (their thread pools then "
                              "compete with numpy's and numba's on every row)")
-    parser.add_argument("--rounds", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -784,38 +828,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     keys = {k.strip().upper() for k in args.only.split(",") if k.strip()}
-    rounds = args.rounds or (5 if args.quick else 21)
+    rounds = 5 if args.quick else 21
     references = not args.no_references
     chosen = [w for w in WORKLOADS if not keys or w.key in keys]
     if args.child:
-        return child_main(args.child, chosen, rounds)
+        return child_main(args.child, [w for w in chosen if w.key != "W6"])
     here = ("tracegrad", "torch", "jax") if references and args.together else ("tracegrad",)
     prepared = [(w, systems_for(w, here)) for w in chosen]  # imports torch/jax if there
     bullet = "- " if args.markdown else ""
     print(f"{bullet}date: {datetime.date.today()}; rounds: {rounds}; medians of per-call times")
     print(f"{bullet}machine: {machine()}")
     print(f"{bullet}versions: {versions()}")
-    print(f"{bullet}threads: {thread_settings()}\n", flush=True)
-    measured = []
+    print(f"{bullet}threads: {thread_settings()}", flush=True)
+    others = [] if args.together or not references or not chosen else [
+        Reference(name, chosen) for name in REFERENCE_ROWS]
+    for reference in others:
+        if reference.ready:
+            print(f"{bullet}{reference.framework} process threads: {reference.threads}")
+    print()
+    rows, wrong = [], False
     for w, systems in prepared:
         errors = check(systems)
-        print(f"timing {w.label}: {', '.join(systems)}", file=sys.stderr, flush=True)
-        measured.append((w, time_interleaved(systems, rounds), errors))
-    isolated = {} if args.together or not references else {
-        name: run_isolated(name, chosen, rounds) for name in REFERENCE_ROWS}
-    rows, wrong = [], False
-    for w, times, errors in measured:
-        for results in isolated.values():
-            if w.label in results:
-                times.update({k: np.array(v) for k, v in results[w.label]["times"].items()})
-                errors.update(results[w.label]["errors"])
+        mine = tuple(r for r in others if w.label in r.ready)
+        for reference in mine:
+            errors.update(reference.ready[w.label]["errors"])
+        names = [*systems, *(k for r in mine for k in r.ready[w.label]["systems"])]
+        print(f"timing {w.label}: {', '.join(names)}", file=sys.stderr, flush=True)
+        times = time_interleaved(systems, rounds, w.label, mine)
         wrong |= any(e > _tol(w) for e in errors.values())
         rows += workload_rows(w, times, errors)
-    if isolated:
-        for name, results in isolated.items():
-            if results:
-                print(f"{bullet}{name} process threads: {next(iter(results.values()))['threads']}")
-        print()
+    for reference in others:
+        reference.close()
     if rows:
         print(format_table(HEADER, rows, args.markdown))
     if not keys or "W6" in keys:
