@@ -27,6 +27,7 @@ from ..codegen.jit import jit_enabled
 from ..ir.ops import fast
 from .cache import _load_in_memory
 from .pool import POOL, BufferPool
+from .threads import SPLITTER
 
 # name -> the dtypes with a kernel. sin/cos float32 stay with numpy (its SIMD loops are close to
 # vmath's since vmath computes them in float32, and numpy's bits remain the eager reference).
@@ -90,6 +91,19 @@ class EagerKernels:
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return self.pool.empty(shape, dtype)
 
+    def fill(self, ufunc: np.ufunc, operands: tuple, out: np.ndarray) -> np.ndarray:
+        """ufunc(*operands, out=out), in parts along the first axis on several cores when big
+        (runtime/threads.py). Only correctly rounded arithmetic is cut: numpy's transcendental
+        loops may take a scalar path on a part's tail and differ there in the last bit."""
+        if ufunc not in _EXACT_UFUNCS or out.ndim == 0 or any(
+                isinstance(x, np.ndarray) and x.shape != out.shape for x in operands):
+            return ufunc(*operands, out=out)
+        spans = SPLITTER.ranges(out.shape[0], out.size)
+        if len(spans) == 1:
+            return ufunc(*operands, out=out)
+        SPLITTER.map([_part(ufunc, operands, out, a, b) for a, b in spans])
+        return out
+
     def run(self, name: str, *operands: Any) -> np.ndarray | None:
         """The kernel's result on big C-contiguous operands of one float dtype, or None."""
         array = next(x for x in operands if isinstance(x, np.ndarray))
@@ -102,8 +116,13 @@ class EagerKernels:
             return None
         out = self.pool.empty(array.shape, dtype)
         flat = [x.reshape(-1) if isinstance(x, np.ndarray) else dtype.type(x) for x in operands]
+        kernel, spans = getattr(module, kernel_name), SPLITTER.ranges(out.size, out.size)
         try:
-            far = getattr(module, kernel_name)(*flat, out.reshape(-1))
+            if len(spans) == 1:
+                far = kernel(*flat, out.reshape(-1))
+            else:                        # parts on several cores (runtime/threads.py)
+                far = sum(SPLITTER.map([_part(kernel, flat, out.reshape(-1), a, b, out_arg=True)
+                                        for a, b in spans]))
         except Exception as error:       # a compile failure: numpy stays correct, say so once
             self._broken.add(kernel_name)
             warnings.warn(f"tracegrad: eager kernel {kernel_name} failed ({error}); using numpy",
@@ -138,6 +157,20 @@ class EagerKernels:
             else:
                 self._module = _load_in_memory(key, text)
         return self._module
+
+
+# correctly rounded in IEEE arithmetic: any cut of the array gives the same bits
+_EXACT_UFUNCS = frozenset({np.add, np.subtract, np.multiply, np.true_divide, np.negative,
+                           np.sqrt})
+
+
+def _part(fn: Any, operands: Any, out: np.ndarray, a: int, b: int,
+          out_arg: bool = False) -> Any:
+    """A task computing rows a:b: fn(*operands[a:b], out[a:b]) (`out_arg`: out positional)."""
+    def run() -> Any:
+        parts = [x[a:b] if isinstance(x, np.ndarray) else x for x in operands]
+        return fn(*parts, out[a:b]) if out_arg else fn(*parts, out=out[a:b])
+    return run
 
 
 def _redo_far_arguments(name: str, x: np.ndarray, out: np.ndarray) -> None:

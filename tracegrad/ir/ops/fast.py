@@ -6,8 +6,9 @@ MIN_SIZE elements, the installed provider is asked first:
 - `provider.run(name, *operands)`: a kernel's result for C-contiguous operands (the runtime's
   Numba loops over `codegen.vmath`, several times faster than numpy's transcendental ufuncs),
   or None when it has no kernel for this op and dtype;
-- `provider.empty(shape, dtype)`: an output buffer, which a numpy ufunc then fills (`out=`);
-  the runtime recycles big buffers, sparing the page faults of fresh memory.
+- `provider.empty(shape, dtype)`: an output buffer, which `provider.fill(ufunc, operands,
+  out)` fills with the numpy ufunc (the runtime recycles big buffers, sparing the page faults
+  of fresh memory, and runs exact arithmetic ufuncs in parts on several cores).
 Anything else runs `reference` unchanged. Small arrays never reach the provider, so they never
 compile anything.
 
@@ -35,6 +36,7 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class Provider(Protocol):
     def run(self, name: str, *operands: Any) -> np.ndarray | None: ...
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray: ...
+    def fill(self, ufunc: np.ufunc, operands: tuple, out: np.ndarray) -> np.ndarray: ...
 
 
 _provider: list[Provider] = []
@@ -87,7 +89,7 @@ def accelerated(name: str, reference: Callable[..., Any]) -> Callable[..., Any]:
                     return out
                 if ufunc is not None:
                     shape = next(x.shape for x in operands if isinstance(x, np.ndarray))
-                    return ufunc(*operands, out=provider.empty(shape, dtype))
+                    return provider.fill(ufunc, operands, provider.empty(shape, dtype))
         return reference(*operands)
 
     compute.__name__ = name
