@@ -411,7 +411,7 @@ class Reference:
     errors against numpy; empty when the framework is missing or the child failed."""
 
     def __init__(self, framework: str, chosen: list[Workload]) -> None:
-        self.framework, self.ready, self._child = framework, {}, None
+        self.framework, self.ready, self.threads, self._child = framework, {}, None, None
         if importlib.util.find_spec(framework) is None:
             return
         command = [sys.executable, str(Path(__file__).resolve()), "--child", framework,
@@ -462,11 +462,10 @@ def child_main(framework: str, chosen: list[Workload]) -> int:
              for label, (systems, errors) in built.items()}
     print(json.dumps({"ready": ready, "threads": thread_settings()}), flush=True)
     for line in sys.stdin:
-        systems = built[line.strip()][0]
-        times = {}
-        for name, fn in systems.items():
-            times[name] = timed_sample(fn, batch[line.strip()][name])
-        print(json.dumps(times), flush=True)
+        label = line.strip()
+        systems = built[label][0]
+        print(json.dumps({k: timed_sample(fn, batch[label][k]) for k, fn in systems.items()}),
+              flush=True)
     return 0
 
 

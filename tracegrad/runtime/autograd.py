@@ -354,9 +354,7 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
                 if child is None or child not in needed:
                     continue
                 if outputs is not None:
-                    out = outputs[i]
-                    if callable(out) and not isinstance(out, TensorOps):
-                        out = out()             # a thunk: only gradients somebody needs
+                    out = _evaluated(outputs[i])
                     if out is not None:
                         buffers[child] = out if child not in buffers else buffers[child] + out
                 deps[child] -= 1
@@ -369,6 +367,11 @@ def _propagate(roots: Sequence[Node], grads: Sequence[Any], create_graph: bool,
         if token is not None:
             _GRAD_ENABLED.reset(token)
     return found
+
+
+def _evaluated(out: Any) -> Any:
+    """A rule's gradient, calling it first when it is a thunk (computed only when needed)."""
+    return out() if callable(out) and not isinstance(out, TensorOps) else out
 
 
 def _into_leaf(node: AccumulateGrad, held: list, create_graph: bool) -> None:
@@ -419,8 +422,7 @@ def _one_step(root: Node, grad: Any, create_graph: bool, accumulate_leaves: bool
             out, outputs[i] = outputs[i], None
             if child is None or out is None:
                 continue
-            if callable(out) and not isinstance(out, TensorOps):
-                out = out()
+            out = _evaluated(out)
             if out is not None and accumulate_leaves:
                 held, out = [out], None
                 _into_leaf(child, held, create_graph)

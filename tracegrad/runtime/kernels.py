@@ -95,14 +95,13 @@ class EagerKernels:
         """ufunc(*operands, out=out), in parts along the first axis on several cores when big
         (runtime/threads.py). Only correctly rounded arithmetic is cut: numpy's transcendental
         loops may take a scalar path on a part's tail and differ there in the last bit."""
-        if ufunc not in _EXACT_UFUNCS or out.ndim == 0 or any(
-                isinstance(x, np.ndarray) and x.shape != out.shape for x in operands):
-            return ufunc(*operands, out=out)
-        spans = SPLITTER.ranges(out.shape[0], out.size)
-        if len(spans) == 1:
-            return ufunc(*operands, out=out)
-        SPLITTER.map([_part(ufunc, operands, out, a, b) for a, b in spans])
-        return out
+        if ufunc in _EXACT_UFUNCS and out.ndim and all(
+                x.shape == out.shape for x in operands if isinstance(x, np.ndarray)):
+            spans = SPLITTER.ranges(out.shape[0], out.size)
+            if len(spans) > 1:
+                SPLITTER.map([_part(ufunc, operands, out, a, b) for a, b in spans])
+                return out
+        return ufunc(*operands, out=out)
 
     def run(self, name: str, *operands: Any) -> np.ndarray | None:
         """The kernel's result on big C-contiguous operands of one float dtype, or None."""
